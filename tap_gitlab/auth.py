@@ -1,0 +1,185 @@
+"""Credentials: access tokens (sent as PRIVATE-TOKEN) and OAuth2 with single-flight refresh and rotation.
+
+GitLab refresh tokens are single use: a refresh invalidates the old access and refresh tokens. So a refresh
+happens once per expiry however many workers notice it, and the rotated pair is written atomically to the
+token store *before* it is used, so that a crash cannot leave the next run holding a dead refresh token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+import threading
+import typing as t
+
+import requests
+
+from tap_gitlab.errors import AuthError
+from tap_gitlab.settings import OAuthCredentials, Settings, parse_datetime
+
+# Refresh this long before the recorded expiry, so that a request is never sent with a token about to lapse.
+_EXPIRY_MARGIN = dt.timedelta(seconds=120)
+
+
+class Auth:
+    """Adds credentials to requests; the HTTP layer asks it to refresh on a 401."""
+
+    can_refresh = False
+
+    def headers(self) -> dict[str, str]:
+        """Headers that authenticate one request."""
+        raise NotImplementedError
+
+    def secrets(self) -> list[str]:
+        """Every secret value, so that logs and errors can be scrubbed of them."""
+        raise NotImplementedError
+
+    def refresh(self, failed_headers: dict[str, str]) -> bool:
+        """Refresh after a 401 seen with `failed_headers`; return whether a retry may succeed."""
+        return False
+
+
+class AccessTokenAuth(Auth):
+    """Personal, project or group access token: the `PRIVATE-TOKEN` header."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def headers(self) -> dict[str, str]:
+        return {"PRIVATE-TOKEN": self._token}
+
+    def secrets(self) -> list[str]:
+        return [self._token]
+
+
+class OAuth2Auth(Auth):
+    """OAuth2 access token as `Authorization: Bearer`, refreshed on expiry and on 401."""
+
+    can_refresh = True
+
+    def __init__(
+        self,
+        creds: OAuthCredentials,
+        *,
+        token_url: str,
+        store_path: str | None,
+        session_factory: t.Callable[[], requests.Session],
+        timeout: float,
+    ) -> None:
+        self._client_id = creds.client_id
+        self._client_secret = creds.client_secret
+        self._access_token = creds.access_token
+        self._refresh_token = creds.refresh_token
+        self._expiry = creds.token_expiry
+        self._token_url = token_url
+        self._store_path = store_path
+        self._session_factory = session_factory
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._generation = 0
+        self.refresh_count = 0
+        self._load_store()
+
+    def _load_store(self) -> None:
+        """A token store written by an earlier run holds a newer pair than the config: prefer it."""
+        if not self._store_path or not os.path.exists(self._store_path):
+            return
+        try:
+            with open(self._store_path, encoding="utf-8") as handle:
+                stored = json.load(handle)
+            self._access_token = stored["access_token"]
+            self._refresh_token = stored["refresh_token"]
+            expiry = stored.get("token_expiry_date")
+            self._expiry = parse_datetime(expiry, "token_expiry_date") if expiry else None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise AuthError(
+                f"the OAuth token store {self._store_path} is unreadable ({type(exc).__name__}); "
+                "fix or delete it and re-authorize"
+            ) from None
+
+    def _save_store(self) -> None:
+        if not self._store_path:
+            return
+        payload = {
+            "access_token": self._access_token,
+            "refresh_token": self._refresh_token,
+            "token_expiry_date": self._expiry.isoformat().replace("+00:00", "Z") if self._expiry else None,
+        }
+        directory = os.path.dirname(os.path.abspath(self._store_path))
+        fd, tmp = tempfile.mkstemp(prefix=".oauth-", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(payload, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self._store_path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def headers(self) -> dict[str, str]:
+        with self._lock:
+            if self._expiry is not None and dt.datetime.now(dt.UTC) >= self._expiry - _EXPIRY_MARGIN:
+                self._refresh_locked()
+            return {"Authorization": f"Bearer {self._access_token}"}
+
+    def secrets(self) -> list[str]:
+        return [self._access_token, self._refresh_token, self._client_secret]
+
+    def refresh(self, failed_headers: dict[str, str]) -> bool:
+        with self._lock:
+            if failed_headers.get("Authorization") != f"Bearer {self._access_token}":
+                return True  # another worker already refreshed since this request was sent
+            self._refresh_locked()
+            return True
+
+    def _refresh_locked(self) -> None:
+        data = {
+            "grant_type": "refresh_token",
+            "refresh_token": self._refresh_token,
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+        }
+        try:
+            response = self._session_factory().post(self._token_url, data=data, timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise AuthError(f"could not reach GitLab to refresh the OAuth token ({type(exc).__name__})") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
+            error = body.get("error") if isinstance(body, dict) else None
+            if error in {"invalid_grant", "invalid_client", "unauthorized_client"}:
+                raise AuthError(
+                    f"GitLab rejected the OAuth refresh token ({error}); re-authorize the connector to get a new one"
+                )
+            raise AuthError(f"OAuth token refresh failed with HTTP {response.status_code}; re-authorize")
+        created = body.get("created_at")
+        now = dt.datetime.now(dt.UTC)
+        base = dt.datetime.fromtimestamp(int(created), dt.UTC) if isinstance(created, int | float) else now
+        self._access_token = str(body["access_token"])
+        self._refresh_token = str(body.get("refresh_token") or self._refresh_token)
+        expires_in = body.get("expires_in")
+        self._expiry = base + dt.timedelta(seconds=int(expires_in)) if expires_in else None
+        self._generation += 1
+        self.refresh_count += 1
+        self._save_store()
+
+
+def build_auth(settings: Settings, session_factory: t.Callable[[], requests.Session]) -> Auth:
+    """The authenticator for the configured credentials."""
+    if settings.oauth is not None:
+        return OAuth2Auth(
+            settings.oauth,
+            token_url=f"{settings.api_url}/oauth/token",
+            store_path=settings.oauth_token_store,
+            session_factory=session_factory,
+            timeout=settings.request_timeout,
+        )
+    assert settings.token is not None
+    return AccessTokenAuth(settings.token)

@@ -1,0 +1,353 @@
+"""The one HTTP layer: authentication, pacing, retries, the error policy, pagination and run statistics.
+
+Every request to GitLab goes through `GitLabClient.request`. It is safe to call from many threads: each
+thread has its own `requests.Session`, all share one `RateGovernor`, and a semaphore bounds how many
+requests are in flight.
+
+Error policy (DESIGN.md "Errors"):
+
+| response | action |
+|---|---|
+| 429, 502, 503, 504, reset, timeout, bad body | retry with backoff, honouring Retry-After / RateLimit-Reset |
+| 500 | retry a few times, then a clear error |
+| 401 | OAuth: refresh once and retry; else "token invalid or expired" |
+| 403 / 404 | `ResourceUnavailable`: the caller skips the partition or stops naming the configured resource |
+| other 4xx | stop with GitLab's message, the method and the path |
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import threading
+import time
+import typing as t
+from collections import Counter
+from dataclasses import dataclass, field
+from urllib.parse import urlencode, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from tap_gitlab import __version__
+from tap_gitlab.auth import Auth, build_auth
+from tap_gitlab.concurrency import current_counters
+from tap_gitlab.errors import AuthError, GitLabAPIError, ResourceUnavailable, TransientError
+from tap_gitlab.pagination import next_page_url, reroot
+from tap_gitlab.ratelimit import RateGovernor
+from tap_gitlab.settings import Settings
+
+logger = logging.getLogger("tap-gitlab")
+
+PER_PAGE = 100
+MAX_TRANSIENT_ATTEMPTS = 8  # 429 / 502 / 503 / 504 / resets / timeouts / bad bodies
+MAX_SERVER_ERROR_ATTEMPTS = 4  # 500
+MAX_BACKOFF_SECONDS = 60.0
+MAX_RETRY_AFTER_SECONDS = 900.0
+_REDIRECTS = {301, 302, 303, 307, 308}
+
+
+@dataclass
+class SkippedPartition:
+    """A partition left out of the extraction, and why."""
+
+    stream: str
+    partition: str
+    reason: str
+
+
+@dataclass
+class RunStats:
+    """Counters for the end-of-run summary; thread-safe."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    records: Counter[str] = field(default_factory=Counter)
+    skipped: list[SkippedPartition] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count_request(self) -> None:
+        with self._lock:
+            self.requests += 1
+
+    def count_retry(self, *, rate_limited: bool) -> None:
+        with self._lock:
+            self.retries += 1
+            if rate_limited:
+                self.rate_limited += 1
+
+    def skip(self, stream: str, partition: str, reason: str) -> None:
+        with self._lock:
+            self.skipped.append(SkippedPartition(stream, partition, reason))
+
+
+@dataclass
+class Page:
+    """One page of a listing."""
+
+    records: list[t.Any]
+    url: str
+
+
+def _error_text(response: requests.Response) -> str:
+    """GitLab's error text from `message`, then `error` (as python-gitlab does), else a short body excerpt."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = " ".join(response.text.split())[:120]
+        return text or response.reason or ""
+    if isinstance(body, dict):
+        for key in ("message", "error_description", "error"):
+            value = body.get(key)
+            if value:
+                return value if isinstance(value, str) else json.dumps(value)[:200]
+    return json.dumps(body)[:200]
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """Seconds to wait from `Retry-After` (seconds or HTTP date), else from `RateLimit-Reset` (epoch)."""
+    value = response.headers.get("Retry-After")
+    if value:
+        value = value.strip()
+        if value.isdigit():
+            return float(value)
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is not None:
+            return max(0.0, parsed.timestamp() - time.time())
+    reset = response.headers.get("RateLimit-Reset")
+    if reset and reset.strip().isdigit():
+        return max(0.0, float(reset) - time.time())
+    return None
+
+
+class GitLabClient:
+    """A thread-safe GitLab REST client bound to one instance and one set of credentials."""
+
+    def __init__(self, settings: Settings, *, stats: RunStats | None = None) -> None:
+        self.settings = settings
+        self.api_root = settings.api_root
+        root = urlsplit(self.api_root)
+        self._origin = (root.scheme, root.hostname, root.port)
+        self.stats = stats or RunStats()
+        self.governor = RateGovernor(settings.requests_per_minute)
+        self._in_flight = threading.BoundedSemaphore(settings.max_concurrency)
+        self._local = threading.local()
+        self.auth: Auth = build_auth(settings, self.session)
+        self._user_agent = settings.user_agent or f"tap-gitlab/{__version__}"
+
+    # -- sessions -----------------------------------------------------------------------------------------
+
+    def session(self) -> requests.Session:
+        """This thread's session (connection pool with keep-alive)."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False  # no proxies or netrc credentials from the environment
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=4, max_retries=0)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            session.verify = self.settings.ca_bundle or True
+            self._local.session = session
+        return session
+
+    def scrub(self, text: str) -> str:
+        """`text` with every secret replaced by `***`."""
+        for secret in self.auth.secrets():
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    # -- requests -----------------------------------------------------------------------------------------
+
+    def url(self, path: str, params: t.Mapping[str, t.Any] | None = None) -> str:
+        """Absolute URL of an API path (`/projects/1/issues`) with a query string."""
+        query = urlencode([(k, v) for k, v in (params or {}).items() if v is not None], doseq=True)
+        return f"{self.api_root}{path}" + (f"?{query}" if query else "")
+
+    def _same_origin(self, url: str) -> bool:
+        parts = urlsplit(url)
+        return (parts.scheme, parts.hostname, parts.port) == self._origin
+
+    def request(self, url: str, *, method: str = "GET") -> requests.Response:
+        """Send one request to `url` (on `api_root`) with retries; return the successful response.
+
+        Raises `ResourceUnavailable` on 403/404, `AuthError` on rejected credentials, `GitLabAPIError`
+        on other client errors or when retries are exhausted.
+        """
+        if not self._same_origin(url):
+            raise GitLabAPIError(f"refusing to send the token to another host ({urlsplit(url).hostname})")
+        transient_failures = 0
+        server_errors = 0
+        refreshed = False
+        redirects = 0
+        while True:
+            self.governor.acquire()
+            headers = {"User-Agent": self._user_agent, "Accept": "application/json", **self.auth.headers()}
+            try:
+                with self._in_flight:
+                    self.stats.count_request()
+                    counters = current_counters()
+                    if counters is not None:
+                        counters.requests += 1
+                    response = self.session().request(
+                        method,
+                        url,
+                        headers=headers,
+                        timeout=self.settings.request_timeout,
+                        allow_redirects=False,
+                    )
+                    self._observe_rate_limit(response)
+                    status = response.status_code
+                    if status in (200, 201):
+                        _ = response.content  # read the body inside the semaphore; a reset here is retried
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
+                transient_failures += 1
+                reason = type(exc).__name__
+                if transient_failures >= MAX_TRANSIENT_ATTEMPTS:
+                    raise GitLabAPIError(
+                        f"GitLab did not answer {method} {self._display(url)} after "
+                        f"{transient_failures} attempts ({reason}); check api_url and the network"
+                    ) from None
+                self._backoff(transient_failures, None, reason, url)
+                continue
+
+            if status in (200, 201):
+                return response
+            if status in _REDIRECTS:
+                redirects += 1
+                url = self._follow_redirect(response, url, redirects)
+                continue
+            if status == 401:
+                if self.auth.can_refresh and not refreshed:
+                    refreshed = self.auth.refresh(headers)
+                    continue
+                raise AuthError(
+                    f"GitLab rejected the token (401 on {method} {self._display(url)}): it is invalid, expired "
+                    "or revoked; create a new token with the read_api scope"
+                )
+            if status == 403 and "insufficient_scope" in response.text:
+                raise AuthError(
+                    "the token lacks the read_api scope (403 insufficient_scope); create a token with read_api"
+                )
+            if status in (403, 404):
+                raise ResourceUnavailable(
+                    f"{status} {_error_text(response)} on {method} {self._display(url)}", status=status
+                )
+            if status == 429 or status in (502, 503, 504):
+                transient_failures += 1
+                wait = _retry_after(response) if status == 429 else None
+                if status == 429:
+                    self.governor.pause(wait if wait is not None else min(2.0**transient_failures, 60.0))
+                if transient_failures >= MAX_TRANSIENT_ATTEMPTS:
+                    raise GitLabAPIError(
+                        f"GitLab kept answering {status} to {method} {self._display(url)} after "
+                        f"{transient_failures} attempts; try again later",
+                        status=status,
+                    )
+                self._backoff(transient_failures, wait, f"HTTP {status}", url, rate_limited=status == 429)
+                continue
+            if status >= 500:
+                server_errors += 1
+                if server_errors >= MAX_SERVER_ERROR_ATTEMPTS:
+                    raise GitLabAPIError(
+                        f"GitLab answered {status} {_error_text(response)} to {method} {self._display(url)} "
+                        f"{server_errors} times; try again later or check the instance's health",
+                        status=status,
+                    )
+                self._backoff(server_errors, None, f"HTTP {status}", url)
+                continue
+            raise GitLabAPIError(
+                f"GitLab answered {status} {_error_text(response)} to {method} {self._display(url)}",
+                status=status,
+            )
+
+    def get_json(self, url: str) -> tuple[t.Any, requests.Response]:
+        """GET `url` and decode its JSON body; a truncated or non-JSON body (a proxy's HTML page) is retried."""
+        attempts = 0
+        while True:
+            response = self.request(url)
+            try:
+                return response.json(), response
+            except ValueError:
+                attempts += 1
+                kind = response.headers.get("Content-Type", "unknown type").split(";")[0]
+                if attempts >= MAX_TRANSIENT_ATTEMPTS:
+                    raise GitLabAPIError(
+                        f"GitLab's answer to GET {self._display(url)} is not valid JSON ({kind}) after "
+                        f"{attempts} attempts; is api_url the GitLab instance and not a proxy or login page?"
+                    ) from None
+                self._backoff(attempts, None, f"invalid JSON body ({kind})", url)
+
+    def pages(self, path: str, params: t.Mapping[str, t.Any] | None = None) -> t.Iterator[Page]:
+        """Every page of a listing, following next links; `per_page=100` unless given."""
+        query = {"per_page": PER_PAGE, **(params or {})}
+        url: str | None = self.url(path, query)
+        while url is not None:
+            body, response = self.get_json(url)
+            if isinstance(body, dict):  # a single object where a list was expected: one page of one record
+                yield Page([body], url)
+                return
+            if not isinstance(body, list):
+                raise GitLabAPIError(f"GitLab's answer to GET {self._display(url)} is not a list")
+            yield Page(body, url)
+            if not body:
+                return  # an empty page ends a listing (commits send a next link after a full last page)
+            url = next_page_url(response, self.api_root)
+
+    def get_object(self, path: str, params: t.Mapping[str, t.Any] | None = None) -> t.Any:
+        """GET one object."""
+        body, _ = self.get_json(self.url(path, params))
+        return body
+
+    # -- helpers ------------------------------------------------------------------------------------------
+
+    def _display(self, url: str) -> str:
+        """The part of a URL worth showing a person: the API path and query, scrubbed of secrets."""
+        parts = urlsplit(url)
+        path = parts.path
+        root_path = urlsplit(self.api_root).path
+        if path.startswith(root_path):
+            path = path[len(root_path) :] or "/"
+        return self.scrub(path + (f"?{parts.query}" if parts.query else ""))
+
+    def _follow_redirect(self, response: requests.Response, url: str, redirects: int) -> str:
+        location = response.headers.get("Location")
+        if not location or redirects > 5:
+            raise GitLabAPIError(f"GitLab redirected {self._display(url)} without a usable Location")
+        if location.startswith("/"):
+            location = f"{self._origin[0]}://{urlsplit(url).netloc}{location}"
+        target = location if self._same_origin(location) else reroot(location, self.api_root)
+        if target is None or not self._same_origin(target):
+            raise GitLabAPIError(
+                f"GitLab redirected {self._display(url)} to another host; not following with the token"
+            )
+        logger.info("Following redirect from %s to %s", self._display(url), self._display(target))
+        return target
+
+    def _observe_rate_limit(self, response: requests.Response) -> None:
+        remaining = response.headers.get("RateLimit-Remaining")
+        reset = response.headers.get("RateLimit-Reset")
+        if remaining is None or reset is None:
+            return
+        try:
+            self.governor.observe(int(remaining), float(reset) - time.time())
+        except ValueError:
+            return
+
+    def _backoff(self, attempt: int, wait: float | None, reason: str, url: str, *, rate_limited: bool = False) -> None:
+        self.stats.count_retry(rate_limited=rate_limited)
+        if wait is None:
+            wait = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+        wait = min(wait, MAX_RETRY_AFTER_SECONDS)
+        logger.warning("Retrying GET %s in %.1f s after %s (attempt %d)", self._display(url), wait, reason, attempt)
+        time.sleep(wait)
+
+
+__all__ = ["GitLabClient", "Page", "RunStats", "SkippedPartition", "TransientError"]

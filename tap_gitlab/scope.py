@@ -1,0 +1,162 @@
+"""Which groups and projects one run extracts.
+
+- `groups`: each configured group and (by default) all its descendants, read with
+  `GET /groups/:id/descendant_groups`. Its projects come from
+  `GET /groups/:id/projects?include_subgroups=true&with_shared=false`, fully paginated: never the embedded
+  `projects` array of `GET /groups/:id`, which GitLab caps at 100 (a known peer bug).
+- `projects`: each configured project by path or id, resolved to its numeric id with `GET /projects/:id`.
+- neither: the projects the token is a member of (`GET /projects?membership=true`, keyset by id).
+
+A configured group or project that does not exist or is not visible stops the run with a message naming it.
+Everything downstream is keyed on numeric ids, never paths, so renames do not orphan bookmarks.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from tap_gitlab.client import GitLabClient
+from tap_gitlab.errors import ResourceUnavailable, ScopeError
+
+logger = logging.getLogger("tap-gitlab")
+
+
+def encode_id(ref: str | int) -> str:
+    """A group or project reference for a URL: a numeric id as is, a path URL-encoded (`a%2Fb`)."""
+    text = str(ref)
+    return text if text.isdigit() else quote(text, safe="")
+
+
+@dataclass
+class Scope:
+    """The resolved selection: group and project records keyed by numeric id, in a stable order."""
+
+    groups: dict[int, dict[str, t.Any]] = field(default_factory=dict)
+    projects: dict[int, dict[str, t.Any]] = field(default_factory=dict)
+    # Configured groups that are not descendants of another configured group: a group-level listing of one
+    # of these (with its subgroups) covers every group and project below it exactly once.
+    top_groups: list[int] = field(default_factory=list)
+    # project id -> the top group whose subtree holds it, for projects reached through a group.
+    project_top_group: dict[int, int] = field(default_factory=dict)
+
+    def describe_project(self, project_id: int) -> str:
+        project = self.projects.get(project_id) or {}
+        return f"project {project_id} ({project.get('path_with_namespace', '?')})"
+
+    def describe_group(self, group_id: int) -> str:
+        group = self.groups.get(group_id) or {}
+        return f"group {group_id} ({group.get('full_path', '?')})"
+
+
+def _project_listing_params(include_archived: bool) -> dict[str, t.Any]:
+    params: dict[str, t.Any] = {"order_by": "id", "sort": "asc", "statistics": "true"}
+    if not include_archived:
+        params["archived"] = "false"
+    return params
+
+
+def resolve_scope(
+    client: GitLabClient,
+    groups: t.Sequence[str],
+    projects: t.Sequence[str],
+    *,
+    include_subgroups: bool = True,
+    include_archived: bool = True,
+) -> Scope:
+    """Resolve the configured selection into group and project records."""
+    scope = Scope()
+    configured_groups: list[int] = []
+    for ref in groups:
+        try:
+            group = client.get_object(f"/groups/{encode_id(ref)}", {"with_projects": "false"})
+        except ResourceUnavailable as exc:
+            raise ScopeError(
+                f"group '{ref}' does not exist or is not visible to this token ({exc.status}); "
+                "check the path or id and the token's access"
+            ) from None
+        if group["id"] not in scope.groups:
+            scope.groups[group["id"]] = group
+            configured_groups.append(group["id"])
+        if include_subgroups:
+            for page in client.pages(f"/groups/{group['id']}/descendant_groups", {"all_available": "true"}):
+                for subgroup in page.records:
+                    scope.groups.setdefault(subgroup["id"], subgroup)
+
+    # A configured group inside another configured group's subtree is already covered by that group.
+    descendants_of: dict[int, set[int]] = {}
+    if include_subgroups:
+        for group_id in configured_groups:
+            descendants_of[group_id] = _subtree(scope.groups, group_id)
+    for group_id in configured_groups:
+        covered = any(group_id in descendants_of.get(other, set()) for other in configured_groups if other != group_id)
+        if not covered:
+            scope.top_groups.append(group_id)
+
+    listing_groups = scope.top_groups if include_subgroups else configured_groups
+    for group_id in listing_groups:
+        params = {**_project_listing_params(include_archived), "with_shared": "false"}
+        if include_subgroups:
+            params["include_subgroups"] = "true"
+        for page in client.pages(f"/groups/{group_id}/projects", params):
+            for project in page.records:
+                if project["id"] not in scope.projects:
+                    scope.projects[project["id"]] = project
+                    scope.project_top_group[project["id"]] = group_id
+
+    for ref in projects:
+        try:
+            project = client.get_object(f"/projects/{encode_id(ref)}", {"statistics": "true"})
+        except ResourceUnavailable as exc:
+            raise ScopeError(
+                f"project '{ref}' does not exist or is not visible to this token ({exc.status}); "
+                "check the path (group/project) or id and the token's access"
+            ) from None
+        if project.get("archived") and not include_archived:
+            logger.info("Leaving out archived project %s (include_archived is false)", ref)
+            continue
+        scope.projects.setdefault(project["id"], project)
+
+    if not groups and not projects:
+        params = {**_project_listing_params(include_archived), "membership": "true", "pagination": "keyset"}
+        for page in client.pages("/projects", params):
+            for project in page.records:
+                scope.projects.setdefault(project["id"], project)
+
+    scope.projects = dict(sorted(scope.projects.items()))
+    scope.groups = dict(sorted(scope.groups.items()))
+    return scope
+
+
+def _subtree(groups: dict[int, dict[str, t.Any]], root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for group in groups.values():
+        parent = group.get("parent_id")
+        if parent is not None:
+            children.setdefault(parent, []).append(group["id"])
+    result: set[int] = set()
+    stack = [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in result:
+                result.add(child)
+                stack.append(child)
+    return result
+
+
+def check_access(client: GitLabClient, groups: t.Sequence[str], projects: t.Sequence[str]) -> dict[str, t.Any]:
+    """A cheap real check: the token works and each configured group and project is visible."""
+    user = client.get_object("/user")
+    for ref in groups:
+        try:
+            client.get_object(f"/groups/{encode_id(ref)}", {"with_projects": "false"})
+        except ResourceUnavailable as exc:
+            raise ScopeError(f"group '{ref}' does not exist or is not visible to this token ({exc.status})") from None
+    for ref in projects:
+        try:
+            client.get_object(f"/projects/{encode_id(ref)}")
+        except ResourceUnavailable as exc:
+            raise ScopeError(f"project '{ref}' does not exist or is not visible to this token ({exc.status})") from None
+    return t.cast(dict[str, t.Any], user)

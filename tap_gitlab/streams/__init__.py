@@ -1,0 +1,75 @@
+"""The stream registry, in the order streams are synced and documented."""
+
+from __future__ import annotations
+
+from tap_gitlab.streams.base import GitLabStream
+from tap_gitlab.streams.ci import DeploymentsStream, JobsStream, PipelinesExtendedStream, PipelinesStream
+from tap_gitlab.streams.groups import (
+    EpicIssuesStream,
+    EpicsStream,
+    GroupIssueBoardsStream,
+    GroupLabelsStream,
+    GroupMembersStream,
+    GroupMilestonesStream,
+    GroupsStream,
+    GroupVariablesStream,
+)
+from tap_gitlab.streams.issues import IssueNotesStream, IssuesStream
+from tap_gitlab.streams.merge_requests import (
+    MergeRequestApprovalsStream,
+    MergeRequestCommitsStream,
+    MergeRequestNotesStream,
+    MergeRequestsStream,
+)
+from tap_gitlab.streams.projects import (
+    EnvironmentsStream,
+    EventsStream,
+    LanguagesStream,
+    ProjectLabelsStream,
+    ProjectMembersStream,
+    ProjectMilestonesStream,
+    ProjectsStream,
+    ProjectUsersStream,
+    ProjectVariablesStream,
+    VulnerabilitiesStream,
+)
+from tap_gitlab.streams.repository import BranchesStream, CommitsStream, ReleasesStream, TagsStream
+from tap_gitlab.streams.users import SiteUsersStream
+
+STREAM_TYPES: list[type[GitLabStream]] = [
+    GroupsStream,
+    GroupMembersStream,
+    GroupLabelsStream,
+    GroupMilestonesStream,
+    GroupIssueBoardsStream,
+    EpicsStream,
+    EpicIssuesStream,
+    GroupVariablesStream,
+    ProjectsStream,
+    ProjectMembersStream,
+    ProjectLabelsStream,
+    ProjectMilestonesStream,
+    ProjectUsersStream,
+    ReleasesStream,
+    TagsStream,
+    BranchesStream,
+    CommitsStream,
+    DeploymentsStream,
+    EnvironmentsStream,
+    LanguagesStream,
+    EventsStream,
+    IssuesStream,
+    IssueNotesStream,
+    MergeRequestsStream,
+    MergeRequestCommitsStream,
+    MergeRequestNotesStream,
+    MergeRequestApprovalsStream,
+    PipelinesStream,
+    PipelinesExtendedStream,
+    JobsStream,
+    ProjectVariablesStream,
+    VulnerabilitiesStream,
+    SiteUsersStream,
+]
+
+__all__ = ["STREAM_TYPES", "GitLabStream"]

@@ -1,0 +1,308 @@
+"""`GitLabStream`: every stream's behaviour, so that a stream class reads like a row of a table.
+
+A stream declares its endpoint (`path`), what it is partitioned by (`scope`: each group, each project, or
+the instance), its keys, its replication key and how GitLab filters on it (`since_param`), and, for
+children without a filter of their own, the parent listing that tells which parents changed
+(`parent_path`, `child_path`). The mechanism lives here:
+
+- partitions come from the resolved scope (numeric ids), so bookmarks are per group or per project;
+- the request plan runs ahead on the tap's `Prefetcher`; records come back in plan order;
+- sorted streams checkpoint after every page, so a crash re-reads at most one page per partition;
+- fan-out children are fetched only for parents changed since the bookmark; the bookmark is the parent's
+  `updated_at` and advances after each parent's children, so a crash loses no child;
+- a 403/404 on a partition skips that partition with a warning and counts it in the summary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+import typing as t
+from dataclasses import dataclass, field
+from importlib import resources
+
+from singer_sdk.streams import Stream
+
+from tap_gitlab.errors import ResourceUnavailable
+
+if t.TYPE_CHECKING:
+    from tap_gitlab.client import GitLabClient
+    from tap_gitlab.tap import TapGitLab
+
+logger = logging.getLogger("tap-gitlab")
+
+Record = dict[str, t.Any]
+Context = t.Mapping[str, t.Any]
+
+
+@dataclass
+class Batch:
+    """Records a partition job hands to the main thread; `advance` moves a fan-out bookmark after them."""
+
+    records: list[Record]
+    advance: str | None = None
+    extra_requests: int = 0
+
+
+@dataclass
+class PartitionPlan:
+    """What one partition will request: computed on the main thread, run in a worker."""
+
+    context: dict[str, t.Any]
+    produce: t.Callable[[], t.Iterator[Batch]]
+    params: dict[str, t.Any] = field(default_factory=dict)
+
+
+def format_timestamp(value: dt.datetime) -> str:
+    """GitLab's DB timestamp format, UTC with milliseconds: 2024-01-31T12:00:00.000Z."""
+    value = value.astimezone(dt.UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_timestamp(value: str) -> dt.datetime:
+    """Parse GitLab's DB (`…Z`) and git (`…-07:00`) timestamps and dates into aware UTC datetimes."""
+    text = value.strip().replace("Z", "+00:00")
+    if len(text) == 10:
+        text += "T00:00:00+00:00"
+    parsed = dt.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def normalize_timestamp(value: t.Any) -> t.Any:
+    """A timestamp as sortable UTC text (bookmarks compare as strings); other values unchanged."""
+    if isinstance(value, str) and len(value) >= 10 and value[4] == "-":
+        try:
+            return format_timestamp(parse_timestamp(value))
+        except ValueError:
+            return value
+    return value
+
+
+class GitLabStream(Stream):
+    """Base of every GitLab stream. Subclasses set class attributes only."""
+
+    # -- the table row ------------------------------------------------------------------------------------
+    name: str
+    path: str = ""  # API path; `{project_id}` / `{group_id}` come from the partition
+    scope: t.Literal["project", "group", "instance", "resolved_projects", "resolved_groups"] = "project"
+    primary_keys: t.ClassVar[list[str]] = ["id"]
+    replication_key: str | None = None
+    since_param: str | None = None  # GitLab's server-side filter on the replication key
+    params: t.ClassVar[dict[str, t.Any]] = {}
+    is_sorted: bool = False
+    opt_in_setting: str | None = None  # off unless this setting is true (secrets, instance-wide, licensed)
+    licence_note: str | None = None
+    # Fan-out children: the parent listing (filtered by the bookmark) and the child path per parent.
+    parent_path: str | None = None
+    parent_params: t.ClassVar[dict[str, t.Any]] = {}
+    parent_fields: t.ClassVar[dict[str, str]] = {}  # child record field -> parent field
+    child_path: str | None = None  # formatted with the partition and the parent record
+    child_params: t.ClassVar[dict[str, t.Any]] = {}
+    child_is_object: bool = False  # the child endpoint returns one object, not a list
+    drop_before_since = False  # drop records older than the bookmark (for filters coarser than it)
+
+    def __init__(self, tap: TapGitLab) -> None:
+        super().__init__(tap=tap, name=self.name, schema=self._load_schema())
+        self._gitlab_tap = tap
+
+    @classmethod
+    def _load_schema(cls) -> dict[str, t.Any]:
+        text = resources.files("tap_gitlab").joinpath("schemas", f"{cls.name}.json").read_text()
+        return t.cast(dict[str, t.Any], json.loads(text))
+
+    # -- documentation ------------------------------------------------------------------------------------
+
+    @classmethod
+    def endpoint(cls) -> str:
+        """The endpoint, as shown in the README's stream table."""
+        if cls.child_path:
+            return cls.child_path.replace("{project_id}", ":id").replace("{group_id}", ":id")
+        return cls.path.replace("{project_id}", ":id").replace("{group_id}", ":id") or "(from scope)"
+
+    # -- the SDK's hooks ----------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> GitLabClient:
+        return self._gitlab_tap.client
+
+    @property
+    def enabled(self) -> bool:
+        """Opt-in streams run only when their setting is on."""
+        return self.opt_in_setting is None or bool(getattr(self._gitlab_tap.settings, self.opt_in_setting))
+
+    @property
+    def partitions(self) -> list[dict[str, t.Any]] | None:
+        scope = self._gitlab_tap.scope
+        if self.scope == "project":
+            return [{"project_id": project_id} for project_id in scope.projects]
+        if self.scope == "group":
+            return [{"group_id": group_id} for group_id in scope.groups]
+        return None
+
+    def describe(self, context: Context | None) -> str:
+        scope = self._gitlab_tap.scope
+        if context and "project_id" in context:
+            return scope.describe_project(context["project_id"])
+        if context and "group_id" in context:
+            return scope.describe_group(context["group_id"])
+        return "instance"
+
+    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
+        # Bookmarks compare as strings: store every timestamp as UTC with milliseconds and a Z, whatever
+        # offset GitLab used (git dates keep the author's offset).
+        if self.replication_key and latest_record.get(self.replication_key) is not None:
+            value = normalize_timestamp(latest_record[self.replication_key])
+            latest_record = {self.replication_key: value}
+        super()._increment_stream_state(latest_record, context=context)
+
+    def get_records(self, context: Context | None) -> t.Iterable[Record]:
+        """Drain this partition's job (started ahead by the prefetcher), page by page."""
+        if not self.enabled:
+            if context is None or context == self._first_partition():
+                logger.warning(
+                    "Stream %s is selected but %s is false: skipped (%s)",
+                    self.name,
+                    self.opt_in_setting,
+                    "opt-in",
+                )
+            return
+        started = time.monotonic()
+        label = self.describe(context)
+        tap = self._gitlab_tap
+        job = tap.prefetcher.take(
+            tap.plan_key(self.name, context), produce=lambda: self.plan_partition(context).produce()
+        )
+        logger.info("%s: %s: started", self.name, label)
+        count = 0
+        pages = 0
+        try:
+            for batch in job.results():
+                if pages and self.is_sorted:
+                    self._write_state_message()  # checkpoint between pages: a crash re-reads one page at most
+                pages += 1
+                for record in batch.records:
+                    count += 1
+                    yield record
+                if batch.advance is not None and self.replication_key:
+                    self._increment_stream_state({self.replication_key: batch.advance}, context=context)
+        except ResourceUnavailable as exc:
+            reason = str(exc)
+            logger.warning("%s: %s: skipped: %s", self.name, label, reason)
+            tap.stats.skip(self.name, label, reason)
+        tap.stats.records[self.name] += count
+        logger.info(
+            "%s: %s: %d records, %d requests, %.1f s",
+            self.name,
+            label,
+            count,
+            job.counters.requests,
+            time.monotonic() - started,
+        )
+
+    def _first_partition(self) -> dict[str, t.Any] | None:
+        partitions = self.partitions
+        return partitions[0] if partitions else None
+
+    # -- request planning ---------------------------------------------------------------------------------
+
+    def starting_value(self, context: Context | None) -> str | None:
+        """The bookmark (or start_date) as GitLab's timestamp text; None for a full read."""
+        if not self.replication_key:
+            return None
+        start = self.get_starting_timestamp(context)
+        return format_timestamp(start) if start else None
+
+    def request_params(self, context: Context | None, since: str | None) -> dict[str, t.Any]:
+        """Query parameters of the listing (the parent listing for fan-out children)."""
+        params = dict(self.parent_params if self.parent_path else self.params)
+        if since and self.since_param:
+            params[self.since_param] = since
+        return params
+
+    def plan_partition(self, context: Context | None) -> PartitionPlan:
+        """Runs on the main thread: reads the bookmark and returns the worker's producer."""
+        context = dict(context or {})
+        since = self.starting_value(context)
+        params = self.request_params(context, since)
+        if self.parent_path:
+            return PartitionPlan(context, self._fan_out_producer(context, params), params)
+        path = self.path.format(**context)
+        client = self.client
+
+        rk = self.replication_key
+        floor = since if self.drop_before_since else None
+
+        def produce() -> t.Iterator[Batch]:
+            for page in client.pages(path, params):
+                records = [self.transform(record, context) for record in page.records]
+                yield Batch(
+                    [
+                        record
+                        for record in records
+                        if record is not None
+                        and (floor is None or rk is None or normalize_timestamp(record.get(rk)) >= floor)
+                    ]
+                )
+
+        return PartitionPlan(context, produce, params)
+
+    def _fan_out_producer(
+        self, context: dict[str, t.Any], params: dict[str, t.Any]
+    ) -> t.Callable[[], t.Iterator[Batch]]:
+        assert self.parent_path and self.child_path
+        parent_path = self.parent_path.format(**context)
+        client = self.client
+        prefetcher = self._gitlab_tap.prefetcher
+        cursor = self.parent_fields.get(self.replication_key or "", "updated_at")
+
+        def fetch_children(parent: Record) -> list[Record]:
+            path = self.child_path.format(**{**parent, **context})  # type: ignore[union-attr]
+            try:
+                if self.child_is_object:
+                    return [client.get_object(path, self.child_params)]
+                return [record for page in client.pages(path, self.child_params) for record in page.records]
+            except ResourceUnavailable:
+                return []  # the parent vanished between the listing and this request
+
+        def produce() -> t.Iterator[Batch]:
+            for page in client.pages(parent_path, params):
+                parents = [parent for parent in page.records if self.include_parent(parent)]
+                for parent, children in zip(parents, prefetcher.map_ordered(fetch_children, parents), strict=True):
+                    extras = {field: parent.get(source) for field, source in self.parent_fields.items()}
+                    records = []
+                    for child in children:
+                        record = self.transform({**child, **extras}, context)
+                        if record is not None:
+                            records.append(record)
+                    yield Batch(records, advance=parent.get(cursor))
+
+        return produce
+
+    def include_parent(self, parent: Record) -> bool:
+        """Whether a listed parent's children are fetched."""
+        return True
+
+    def transform(self, record: Record, context: Context | None) -> Record | None:
+        """Shape one API object into a record (runs in a worker). Adds the partition's ids."""
+        if context:
+            for key, value in context.items():
+                record.setdefault(key, value)
+        return record
+
+
+class ScopeStream(GitLabStream):
+    """Groups and projects: the records the scope resolution already read (no extra requests)."""
+
+    def get_records(self, context: Context | None) -> t.Iterable[Record]:
+        scope = self._gitlab_tap.scope
+        records = scope.projects if self.scope == "resolved_projects" else scope.groups
+        count = 0
+        for record in records.values():
+            count += 1
+            yield dict(record)
+        self._gitlab_tap.stats.records[self.name] += count
+        logger.info("%s: %d records (from scope resolution)", self.name, count)

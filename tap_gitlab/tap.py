@@ -1,0 +1,145 @@
+"""TapGitLab: the settings schema, the stream registry, and the run-wide machinery streams share."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+import typing as t
+
+from singer_sdk import Tap
+
+from tap_gitlab.client import GitLabClient, RunStats
+from tap_gitlab.concurrency import Key, Prefetcher
+from tap_gitlab.errors import UserError
+from tap_gitlab.scope import Scope, check_access, resolve_scope
+from tap_gitlab.settings import SETTINGS_SCHEMA, Settings, normalize
+from tap_gitlab.streams import STREAM_TYPES, GitLabStream
+
+logger = logging.getLogger("tap-gitlab")
+
+
+class TapGitLab(Tap):
+    """Singer tap for GitLab (gitlab.com and self-hosted, including instances under a sub-path)."""
+
+    name = "tap-gitlab"
+    package_name = "tap-gitlab-connector"
+    config_jsonschema = SETTINGS_SCHEMA
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        self._started = time.monotonic()
+        self.stats = RunStats()
+        super().__init__(*args, **kwargs)
+
+    # -- settings and shared machinery -------------------------------------------------------------------
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        # Our normaliser gives one clear line per problem; run it before the generic JSON Schema check.
+        if raise_errors:
+            _ = self.settings
+        return super()._validate_config(raise_errors=raise_errors)
+
+    @functools.cached_property
+    def settings(self) -> Settings:
+        settings = normalize(self.config)
+        for warning in settings.warnings:
+            logger.warning(warning)
+        return settings
+
+    @functools.cached_property
+    def client(self) -> GitLabClient:
+        return GitLabClient(self.settings, stats=self.stats)
+
+    @functools.cached_property
+    def scope(self) -> Scope:
+        started = time.monotonic()
+        scope = resolve_scope(
+            self.client,
+            self.settings.groups,
+            self.settings.projects,
+            include_subgroups=self.settings.include_subgroups,
+            include_archived=self.settings.include_archived,
+        )
+        logger.info(
+            "Scope: %d groups, %d projects (%.1f s)",
+            len(scope.groups),
+            len(scope.projects),
+            time.monotonic() - started,
+        )
+        return scope
+
+    @functools.cached_property
+    def prefetcher(self) -> Prefetcher:
+        return Prefetcher(self.settings.max_concurrency)
+
+    def discover_streams(self) -> list[GitLabStream]:
+        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+
+    @staticmethod
+    def plan_key(stream_name: str, context: t.Mapping[str, t.Any] | None) -> Key:
+        return (stream_name, json.dumps(dict(context or {}), sort_keys=True))
+
+    # -- the run ------------------------------------------------------------------------------------------
+
+    def _build_plan(self) -> None:
+        """Tell the prefetcher every (stream, partition) the SDK will ask for, in its order."""
+        entries = []
+        for stream in self.streams.values():
+            if not isinstance(stream, GitLabStream) or not stream.selected or not stream.enabled:
+                continue
+            if stream.scope in ("resolved_projects", "resolved_groups"):
+                continue
+            for context in stream.partitions or [None]:  # type: ignore[list-item]
+                key = self.plan_key(stream.name, context)
+                entries.append((key, functools.partial(_producer, stream, context)))
+        self.prefetcher.set_plan(entries)
+
+    def sync_all(self) -> None:  # type: ignore[misc]
+        """Resolve the scope, plan the requests, sync every stream, then summarise."""
+        try:
+            _ = self.scope
+            self._build_plan()
+            super().sync_all()
+        except BaseException:
+            # Leave a STATE from which the next run resumes: sorted streams' bookmarks cover only records
+            # already emitted, and unsorted partitions restart from their previous bookmark.
+            self._state_writer.write_state(self.state)
+            self.log_summary(failed=True)
+            raise
+        finally:
+            if "prefetcher" in self.__dict__:
+                self.prefetcher.shutdown()
+        self.log_summary(failed=False)
+
+    def log_summary(self, *, failed: bool) -> None:
+        stats = self.stats
+        elapsed = time.monotonic() - self._started
+        total = sum(stats.records.values())
+        logger.info(
+            "Summary: %s in %.1f s: %d records, %d requests, %d retries (%d rate-limited)",
+            "FAILED" if failed else "completed",
+            elapsed,
+            total,
+            stats.requests,
+            stats.retries,
+            stats.rate_limited,
+        )
+        for name, count in sorted(stats.records.items()):
+            logger.info("Summary: %-26s %9d records", name, count)
+        for skipped in stats.skipped:
+            logger.warning("Summary: skipped %s for %s: %s", skipped.stream, skipped.partition, skipped.reason)
+
+
+def _producer(stream: GitLabStream, context: t.Mapping[str, t.Any] | None) -> t.Callable[[], t.Iterator[t.Any]]:
+    return stream.plan_partition(context).produce
+
+
+def validate_access(config: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A cheap real API check of `config` (token, configured groups and projects); raises `UserError`."""
+    settings = normalize(config)
+    client = GitLabClient(settings)
+    return check_access(client, settings.groups, settings.projects)
+
+
+__all__ = ["TapGitLab", "UserError", "validate_access"]
