@@ -131,6 +131,9 @@ class Prefetcher:
             job = Job(key, produce, self._queue_size)
             self._pool.submit(job.run)
             return job
+        # Jobs planned before this one that nobody took (a stream stopped early) would hold workers forever.
+        for stale in [k for k in self._jobs if self._position[k] < index]:
+            self._jobs.pop(stale).cancelled.set()
         while self._submitted <= min(index + self.window, len(self._plan) - 1):
             upcoming = self._plan[self._submitted]
             if upcoming not in self._jobs:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import time
 import typing as t
 from dataclasses import dataclass, field
@@ -119,9 +120,9 @@ class GitLabStream(Stream):
     @classmethod
     def endpoint(cls) -> str:
         """The endpoint, as shown in the README's stream table."""
-        if cls.child_path:
-            return cls.child_path.replace("{project_id}", ":id").replace("{group_id}", ":id")
-        return cls.path.replace("{project_id}", ":id").replace("{group_id}", ":id") or "(from scope)"
+        path = cls.child_path or cls.path
+        path = path.replace("{project_id}", ":id").replace("{group_id}", ":id")
+        return re.sub(r"\{(\w+)\}", r":\1", path)
 
     # -- the SDK's hooks ----------------------------------------------------------------------------------
 
@@ -193,6 +194,8 @@ class GitLabStream(Stream):
             reason = str(exc)
             logger.warning("%s: %s: skipped: %s", self.name, label, reason)
             tap.stats.skip(self.name, label, reason)
+        finally:
+            job.cancelled.set()  # if the SDK stopped early, free the worker filling this queue
         tap.stats.records[self.name] += count
         logger.info(
             "%s: %s: %d records, %d requests, %.1f s",
@@ -202,6 +205,16 @@ class GitLabStream(Stream):
             job.counters.requests,
             time.monotonic() - started,
         )
+
+    def _process_record(
+        self,
+        record: Record,
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        # `transform` already put the ids that belong in each record; the SDK would also copy every
+        # partition key into it, which is wrong for listings that span a group.
+        super()._process_record(record, child_context=child_context, partition_context=None)
 
     def _first_partition(self) -> dict[str, t.Any] | None:
         partitions = self.partitions

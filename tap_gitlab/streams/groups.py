@@ -10,7 +10,7 @@ from tap_gitlab.streams.base import GitLabStream, ScopeStream
 class GroupsStream(ScopeStream):
     name = "groups"
     scope = "resolved_groups"
-    path = "/groups/{group_id}"
+    path = "/groups/:id, /groups/:id/descendant_groups"
 
 
 class GroupMembersStream(GitLabStream):

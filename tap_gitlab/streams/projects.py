@@ -11,7 +11,7 @@ from tap_gitlab.streams.base import Context, GitLabStream, PartitionPlan, Record
 class ProjectsStream(ScopeStream):
     name = "projects"
     scope = "resolved_projects"
-    path = "/groups/{group_id}/projects"
+    path = "/groups/:id/projects?include_subgroups=true&with_shared=false, /projects/:id"
 
 
 class ProjectMembersStream(GitLabStream):

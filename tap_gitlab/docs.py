@@ -1,0 +1,69 @@
+"""Documentation generated from the code: the README's stream table comes from the stream registry.
+
+`python -m tap_gitlab.docs` rewrites the table between the README's markers; a test fails when it is stale.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+from tap_gitlab.streams import STREAM_TYPES, GitLabStream
+
+BEGIN = "<!-- stream-table:begin -->"
+END = "<!-- stream-table:end -->"
+
+
+def _mode(stream: type[GitLabStream]) -> str:
+    if not stream.replication_key:
+        return "full"
+    if stream.parent_path:
+        return "incremental (changed parents)"
+    return "incremental" + (", sorted" if stream.is_sorted else "")
+
+
+def _notes(stream: type[GitLabStream]) -> str:
+    notes = []
+    if stream.opt_in_setting:
+        notes.append(f"opt-in: `{stream.opt_in_setting}`")
+    if stream.licence_note:
+        notes.append(stream.licence_note)
+    if stream.since_param and stream.replication_key:
+        notes.append(f"server filter `{stream.since_param}`")
+    return "; ".join(notes)
+
+
+def _parent(stream: type[GitLabStream]) -> str:
+    if stream.parent_path:
+        return f"`{stream.parent_path.replace('{project_id}', ':id').replace('{group_id}', ':id')}`"
+    return {"project": "project", "group": "group", "instance": "instance"}.get(stream.scope, "scope")
+
+
+def stream_table_markdown() -> str:
+    """The stream table, one row per registered stream."""
+    lines = [
+        "| stream | endpoint | partition / parent | primary key | replication key | mode | notes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for stream in STREAM_TYPES:
+        lines.append(
+            f"| `{stream.name}` | `{stream.endpoint()}` | {_parent(stream)} | "
+            f"{', '.join(f'`{key}`' for key in stream.primary_keys)} | "
+            f"{f'`{stream.replication_key}`' if stream.replication_key else '—'} | {_mode(stream)} | {_notes(stream)} |"
+        )
+    return "\n".join(lines)
+
+
+def render_readme(text: str) -> str:
+    """`text` with the stream table between the markers replaced by the current one."""
+    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
+    return pattern.sub(f"{BEGIN}\n{stream_table_markdown()}\n{END}", text)
+
+
+def main() -> None:
+    readme = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+    readme.write_text(render_readme(readme.read_text()))
+
+
+if __name__ == "__main__":
+    main()
