@@ -44,7 +44,7 @@ class Batch:
 
     records: list[Record]
     advance: str | None = None
-    extra_requests: int = 0
+    checkpoint: bool = True  # a STATE may follow this batch (false inside a page of fan-out parents)
 
 
 @dataclass
@@ -179,12 +179,12 @@ class GitLabStream(Stream):
         )
         logger.info("%s: %s: started", self.name, label)
         count = 0
-        pages = 0
+        checkpoint_due = False
         try:
             for batch in job.results():
-                if pages and self.is_sorted:
+                if checkpoint_due and self.is_sorted:
                     self._write_state_message()  # checkpoint between pages: a crash re-reads one page at most
-                pages += 1
+                checkpoint_due = batch.checkpoint
                 for record in batch.records:
                     count += 1
                     yield record
@@ -284,14 +284,15 @@ class GitLabStream(Stream):
         def produce() -> t.Iterator[Batch]:
             for page in client.pages(parent_path, params):
                 parents = [parent for parent in page.records if self.include_parent(parent)]
-                for parent, children in zip(parents, prefetcher.map_ordered(fetch_children, parents), strict=True):
+                results = prefetcher.map_ordered(fetch_children, parents)
+                for index, (parent, children) in enumerate(zip(parents, results, strict=True)):
                     extras = {field: parent.get(source) for field, source in self.parent_fields.items()}
                     records = []
                     for child in children:
                         record = self.transform({**child, **extras}, context)
                         if record is not None:
                             records.append(record)
-                    yield Batch(records, advance=parent.get(cursor))
+                    yield Batch(records, advance=parent.get(cursor), checkpoint=index == len(parents) - 1)
 
         return produce
 
