@@ -105,10 +105,15 @@ class GitLabStream(Stream):
     child_params: t.ClassVar[dict[str, t.Any]] = {}
     child_is_object: bool = False  # the child endpoint returns one object, not a list
     drop_before_since = False  # drop records older than the bookmark (for filters coarser than it)
+    # A group-level listing that covers every project below a group (with subgroups) in one paged stream,
+    # used instead of one listing per project for the projects reached through a configured group.
+    group_listing_path: str | None = None
+    archived_param: str | None = None  # the listing's parameter that hides archived projects' records
 
     def __init__(self, tap: TapGitLab) -> None:
         super().__init__(tap=tap, name=self.name, schema=self._load_schema())
         self._gitlab_tap = tap
+        self._advancing = False
 
     @classmethod
     def _load_schema(cls) -> dict[str, t.Any]:
@@ -139,6 +144,12 @@ class GitLabStream(Stream):
     def partitions(self) -> list[dict[str, t.Any]] | None:
         scope = self._gitlab_tap.scope
         if self.scope == "project":
+            if self.group_listing_path and self._gitlab_tap.settings.include_subgroups:
+                # One partition per top group (its listing covers all its projects), then the projects
+                # that were configured on their own.
+                groups = [{"group_id": group_id} for group_id in scope.top_groups]
+                alone = [{"project_id": pid} for pid in scope.projects if pid not in scope.project_top_group]
+                return groups + alone
             return [{"project_id": project_id} for project_id in scope.projects]
         if self.scope == "group":
             return [{"group_id": group_id} for group_id in scope.groups]
@@ -153,6 +164,8 @@ class GitLabStream(Stream):
         return "instance"
 
     def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
+        if self.parent_path and not self._advancing:
+            return  # fan-out bookmarks move only after a parent's children are all out (`Batch.advance`)
         # Bookmarks compare as strings: store every timestamp as UTC with milliseconds and a Z, whatever
         # offset GitLab used (git dates keep the author's offset).
         if self.replication_key and latest_record.get(self.replication_key) is not None:
@@ -189,7 +202,11 @@ class GitLabStream(Stream):
                     count += 1
                     yield record
                 if batch.advance is not None and self.replication_key:
-                    self._increment_stream_state({self.replication_key: batch.advance}, context=context)
+                    self._advancing = True
+                    try:
+                        self._increment_stream_state({self.replication_key: batch.advance}, context=context)
+                    finally:
+                        self._advancing = False
         except ResourceUnavailable as exc:
             reason = str(exc)
             logger.warning("%s: %s: skipped: %s", self.name, label, reason)
@@ -234,7 +251,16 @@ class GitLabStream(Stream):
         params = dict(self.parent_params if self.parent_path else self.params)
         if since and self.since_param:
             params[self.since_param] = since
+        in_group = context is not None and "group_id" in context and self.scope == "project"
+        if in_group and self.archived_param and self._gitlab_tap.settings.include_archived:
+            params[self.archived_param] = "false"
         return params
+
+    def listing_path(self, context: Context) -> str:
+        """The listing for a partition: the group-level one for a group partition of a project stream."""
+        if self.scope == "project" and "group_id" in context and self.group_listing_path:
+            return self.group_listing_path.format(**context)
+        return (self.parent_path or self.path).format(**context)
 
     def plan_partition(self, context: Context | None) -> PartitionPlan:
         """Runs on the main thread: reads the bookmark and returns the worker's producer."""
@@ -267,13 +293,13 @@ class GitLabStream(Stream):
         self, context: dict[str, t.Any], params: dict[str, t.Any]
     ) -> t.Callable[[], t.Iterator[Batch]]:
         assert self.parent_path and self.child_path
-        parent_path = self.parent_path.format(**context)
+        parent_path = self.listing_path(context)
         client = self.client
         prefetcher = self._gitlab_tap.prefetcher
         cursor = self.parent_fields.get(self.replication_key or "", "updated_at")
 
         def fetch_children(parent: Record) -> list[Record]:
-            path = self.child_path.format(**{**parent, **context})  # type: ignore[union-attr]
+            path = self.child_path.format(**{**context, **parent})  # type: ignore[union-attr]
             try:
                 if self.child_is_object:
                     return [client.get_object(path, self.child_params)]
@@ -301,10 +327,10 @@ class GitLabStream(Stream):
         return True
 
     def transform(self, record: Record, context: Context | None) -> Record | None:
-        """Shape one API object into a record (runs in a worker). Adds the partition's ids."""
-        if context:
-            for key, value in context.items():
-                record.setdefault(key, value)
+        """Shape one API object into a record (runs in a worker): adds `project_id` or `group_id`."""
+        key = "group_id" if self.scope == "group" else "project_id"
+        if context and key in context:
+            record.setdefault(key, context[key])
         return record
 
 

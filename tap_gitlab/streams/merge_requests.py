@@ -16,12 +16,14 @@ MERGE_REQUEST_LISTING: dict[str, t.Any] = {
     "order_by": "updated_at",
     "sort": "asc",
 }
-_MR_FIELDS = {"merge_request_iid": "iid", "merge_request_updated_at": "updated_at"}
+_MR_FIELDS = {"project_id": "project_id", "merge_request_iid": "iid", "merge_request_updated_at": "updated_at"}
 
 
 class MergeRequestsStream(GitLabStream):
     name = "merge_requests"
     path = "/projects/{project_id}/merge_requests"
+    group_listing_path = "/groups/{group_id}/merge_requests"
+    archived_param = "non_archived"
     params = MERGE_REQUEST_LISTING
     replication_key = "updated_at"
     since_param = "updated_after"
@@ -30,6 +32,8 @@ class MergeRequestsStream(GitLabStream):
 
 class _MergeRequestChild(GitLabStream):
     parent_path = "/projects/{project_id}/merge_requests"
+    group_listing_path = "/groups/{group_id}/merge_requests"
+    archived_param = "non_archived"
     parent_params = MERGE_REQUEST_LISTING
     parent_fields: t.ClassVar[dict[str, str]] = _MR_FIELDS
     replication_key = "merge_request_updated_at"
