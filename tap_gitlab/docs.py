@@ -5,13 +5,17 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 import re
 
+from tap_gitlab.settings import SETTINGS_SCHEMA
 from tap_gitlab.streams import STREAM_TYPES, GitLabStream
 
 BEGIN = "<!-- stream-table:begin -->"
 END = "<!-- stream-table:end -->"
+SETTINGS_BEGIN = "<!-- settings-table:begin -->"
+SETTINGS_END = "<!-- settings-table:end -->"
 
 
 def _mode(stream: type[GitLabStream]) -> str:
@@ -54,10 +58,29 @@ def stream_table_markdown() -> str:
     return "\n".join(lines)
 
 
+def settings_table_markdown() -> str:
+    """The settings table, from the settings schema."""
+    lines = ["| setting | type | default | description |", "|---|---|---|---|"]
+    for name, spec in SETTINGS_SCHEMA["properties"].items():
+        kinds = spec.get("type") or [option.get("type") for option in spec.get("anyOf", [])]
+        kinds = [kinds] if isinstance(kinds, str) else kinds
+        kind = " or ".join(k for k in kinds if k and k != "null")
+        default = spec.get("default")
+        default_text = "" if default is None else f"`{json.dumps(default)}`"
+        secret = " **Secret.**" if spec.get("secret") else ""
+        lines.append(f"| `{name}` | {kind} | {default_text} | {spec.get('description', '')}{secret} |")
+    return "\n".join(lines)
+
+
+def _replace(text: str, begin: str, end: str, body: str) -> str:
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
+    return pattern.sub(lambda _: f"{begin}\n{body}\n{end}", text)
+
+
 def render_readme(text: str) -> str:
-    """`text` with the stream table between the markers replaced by the current one."""
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
-    return pattern.sub(f"{BEGIN}\n{stream_table_markdown()}\n{END}", text)
+    """`text` with the generated tables between their markers replaced by the current ones."""
+    text = _replace(text, BEGIN, END, stream_table_markdown())
+    return _replace(text, SETTINGS_BEGIN, SETTINGS_END, settings_table_markdown())
 
 
 def main() -> None:
