@@ -1,0 +1,374 @@
+"""The capture session: `open` → `opened`, then the tap as a subprocess, translated message by message.
+
+- The tap runs as `python -m tap_gitlab --config … --catalog … --state …` with temporary files (mode 0600,
+  in a private directory): its stdout carries only Singer messages, isolated from the protocol's stdout.
+- The catalog selects the bound streams; `syncMode` sets each stream's replication method.
+- Flow state is `{"bindingStateV1": {stateKey: {"bookmark": <the stream's Singer state>}}}`: keyed by the
+  runtime's stateKey, so a backfill (a new stateKey) starts that binding from scratch and leaves the others.
+  The stream state's `partitions` list is stored as an object keyed by each partition's context, so that a
+  checkpoint is a small RFC 7396 merge patch (`mergePatch: true`) holding only what changed.
+- RECORD → `captured`; STATE → `checkpoint`; after the last record, a final checkpoint. The tap's stderr
+  becomes JSON log lines. A failed tap ends the session with its error line as the last stderr line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import types
+import typing as t
+from collections import Counter
+
+from tap_gitlab.flow.discovery import INCREMENTAL, BoundStream, check_bindings, tap_catalog
+from tap_gitlab.flow.protocol import LOG, Log, Output, ProtocolError, encode
+from tap_gitlab.flow.spec import tap_config
+
+STATE_ROOT = "bindingStateV1"
+_UNCHANGED = object()
+
+
+# -- state --------------------------------------------------------------------------------------------------
+
+
+def apply_merge_patch(target: t.Any, patch: t.Any) -> t.Any:
+    """RFC 7396: `patch` applied to `target` (neither is modified)."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = apply_merge_patch(result.get(key), value)
+    return result
+
+
+def merge_patch_between(old: t.Any, new: t.Any) -> t.Any:
+    """The smallest RFC 7396 patch that turns `old` into `new`; `_UNCHANGED` when they are equal."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        patch: dict[str, t.Any] = {}
+        for key, value in new.items():
+            if key not in old:
+                if value is not None:
+                    patch[key] = value
+                continue
+            sub = merge_patch_between(old[key], value)
+            if sub is not _UNCHANGED:
+                patch[key] = sub
+        for key in old:
+            if key not in new:
+                patch[key] = None
+        return patch if patch else _UNCHANGED
+    if old == new:
+        return _UNCHANGED
+    return new
+
+
+def _context_key(context: t.Any) -> str:
+    return json.dumps(context, sort_keys=True, separators=(",", ":"))
+
+
+def stored_from_singer(stream_state: t.Any) -> dict[str, t.Any]:
+    """A stream's Singer state → the binding state Flow keeps."""
+    if not isinstance(stream_state, dict):
+        return {}
+    bookmark = dict(stream_state)
+    partitions = bookmark.get("partitions")
+    if isinstance(partitions, list):
+        bookmark["partitions"] = {
+            _context_key(p.get("context") if isinstance(p, dict) else p): p for p in partitions if p is not None
+        }
+    return {"bookmark": bookmark}
+
+
+def singer_from_stored(stored: t.Any) -> dict[str, t.Any] | None:
+    """The binding state Flow kept → the stream's Singer state (None when there is none)."""
+    if not isinstance(stored, dict) or not isinstance(stored.get("bookmark"), dict):
+        return None
+    bookmark = dict(stored["bookmark"])
+    partitions = bookmark.get("partitions")
+    if isinstance(partitions, dict):
+        bookmark["partitions"] = [p for p in partitions.values() if isinstance(p, dict)]
+    return bookmark
+
+
+# -- the tap's stderr ---------------------------------------------------------------------------------------
+
+# singer-sdk's console format: "2024-01-31 12:00:00,123 | INFO     | tap-gitlab      | message"
+_SDK_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[,.]\d+\s*\|\s*(\w+)\s*\|\s*(\S+)\s*\|\s?(.*)$")
+_SDK_LEVELS = {"DEBUG": "debug", "INFO": "info", "WARNING": "warn", "ERROR": "error", "CRITICAL": "error"}
+ERROR_PREFIX = "tap-gitlab: error:"
+
+
+class StderrRelay(threading.Thread):
+    """Re-encodes the tap's stderr as JSON log lines; remembers its error line."""
+
+    def __init__(self, stream: t.IO[bytes], log: Log) -> None:
+        super().__init__(name="tap-stderr", daemon=True)
+        self._stream = stream
+        self._log = log
+        self.error_line: str | None = None  # the tap's one-line user error
+        self.last_line: str | None = None
+
+    def run(self) -> None:
+        level = "info"
+        for raw in self._stream:
+            text = raw.decode("utf-8", "replace").rstrip()
+            if not text.strip():
+                continue
+            fields: dict[str, t.Any] = {}
+            match = _SDK_LINE.match(text)
+            if match:
+                level = _SDK_LEVELS.get(match.group(1).upper(), "info")
+                logger, msg = match.group(2), match.group(3)
+                if logger == "singer_sdk.metrics":
+                    level = "debug"
+                fields["logger"] = logger
+            else:
+                msg = text
+                if text.startswith(ERROR_PREFIX):
+                    level = "error"
+                    self.error_line = text
+                elif text.startswith("Traceback (most recent call last)"):
+                    level = "error"
+                # else: a continuation of the previous message keeps its level
+            self.last_line = msg
+            self._log.write(level, msg, fields)
+
+
+# -- the session --------------------------------------------------------------------------------------------
+
+
+class Session:
+    """Translates one run of the tap into captured documents and checkpoints."""
+
+    def __init__(self, out: Output, bound: list[BoundStream], state_keys: list[str], prior: dict[str, t.Any]):
+        self.out = out
+        self.binding_of = {b.stream: b.index for b in bound}
+        self.state_key_of = {b.stream: state_keys[b.index] for b in bound}
+        # The binding states the runtime holds, as this session's checkpoints leave them.
+        self.known: dict[str, t.Any] = {key: prior.get(key) for key in self.state_key_of.values()}
+        self.missing = {key for key, value in self.known.items() if value is None}  # new stateKeys
+        self.counts: Counter[str] = Counter()
+        self.checkpoints = 0
+        self.pending = False  # captured documents not yet followed by a checkpoint
+        self.skipped: set[str] = set()
+
+    def record(self, message: dict[str, t.Any]) -> None:
+        stream = message.get("stream")
+        index = self.binding_of.get(stream) if isinstance(stream, str) else None
+        record = message.get("record")
+        if index is None or not isinstance(record, dict):
+            if stream not in self.skipped:
+                self.skipped.add(str(stream))
+                LOG.warn(f"ignoring records of stream {stream!r}, which no binding captures")
+            return
+        self.out.send_line(b'{"captured":{"binding":%d,"doc":%s}}' % (index, encode(record)))
+        self.counts[t.cast(str, stream)] += 1
+        self.pending = True
+
+    def state(self, value: t.Any) -> None:
+        bookmarks = value.get("bookmarks") if isinstance(value, dict) else None
+        if not isinstance(bookmarks, dict):
+            LOG.warn("ignoring a STATE message without bookmarks")
+            return
+        updated: dict[str, t.Any] = {}
+        for stream, state_key in self.state_key_of.items():
+            if stream not in bookmarks:
+                continue
+            new = stored_from_singer(bookmarks[stream])
+            old = self.known.get(state_key)
+            if state_key in self.missing:
+                patch: t.Any = new
+                self.missing.discard(state_key)
+            else:
+                patch = merge_patch_between(old if isinstance(old, dict) else {}, new)
+                if patch is _UNCHANGED:
+                    continue
+            updated[state_key] = patch
+            self.known[state_key] = apply_merge_patch(old, patch)
+        self.checkpoint(updated)
+
+    def checkpoint(self, updated: dict[str, t.Any]) -> None:
+        """One checkpoint, then everything out: the runtime may commit the transaction."""
+        for state_key in sorted(self.missing):  # a stateKey the runtime has not seen yet gets an entry
+            updated[state_key] = self.known[state_key] = {}
+        self.missing.clear()
+        self.out.send({"checkpoint": {"state": {"updated": {STATE_ROOT: updated}, "mergePatch": True}}})
+        self.out.flush()
+        self.checkpoints += 1
+        self.pending = False
+
+
+def _singer_state(bound: list[BoundStream], state_keys: list[str], prior: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The tap's input state: the bookmarks of incremental bindings, found under their stateKeys."""
+    bookmarks: dict[str, t.Any] = {}
+    for b in bound:
+        if b.sync_mode != INCREMENTAL:
+            continue  # full refresh reads everything; its bookmarks are kept but not used
+        stream_state = singer_from_stored(prior.get(state_keys[b.index]))
+        if stream_state:
+            bookmarks[b.stream] = stream_state
+    return {"bookmarks": bookmarks}
+
+
+def _singer_catalog(bound: list[BoundStream], streams: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The discovered catalog with exactly the bound streams selected, each with its replication method."""
+    modes = {b.stream: b.sync_mode for b in bound}
+    entries = []
+    for name, info in streams.items():
+        entry = json.loads(json.dumps(info.entry))
+        selected = name in modes
+        method = "INCREMENTAL" if modes.get(name) == INCREMENTAL else "FULL_TABLE"
+        if selected:
+            entry["replication_method"] = method
+        for meta in entry.get("metadata") or []:
+            if list(meta.get("breadcrumb") or []) == []:
+                meta.setdefault("metadata", {})["selected"] = selected
+                if selected:
+                    meta["metadata"]["forced-replication-method"] = method
+        entries.append(entry)
+    return {"streams": entries}
+
+
+def _state_keys(bindings: list[t.Any]) -> list[str]:
+    keys = []
+    for index, binding in enumerate(bindings):
+        key = binding.get("stateKey") if isinstance(binding, dict) else None
+        if not key:
+            # Older runtimes: the resource path, as the runtime would encode it without a backfill counter.
+            path = binding.get("resourcePath") if isinstance(binding, dict) else None
+            key = "/".join(str(p) for p in path) if path else None
+        if not key:
+            resource = binding.get("resourceConfig") or {} if isinstance(binding, dict) else {}
+            key = resource.get("stream")
+        if not isinstance(key, str) or not key:
+            raise ProtocolError(f"open: binding {index} has no stateKey")
+        keys.append(key)
+    if len(set(keys)) != len(keys):
+        raise ProtocolError("open: two bindings share a stateKey")
+    return keys
+
+
+def tap_command(config_path: str, catalog_path: str, state_path: str) -> list[str]:
+    """The tap, run by this interpreter (the same virtualenv)."""
+    return [
+        sys.executable,
+        "-m",
+        "tap_gitlab",
+        "--config",
+        config_path,
+        "--catalog",
+        catalog_path,
+        "--state",
+        state_path,
+    ]
+
+
+def _tap_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONUNBUFFERED", None)  # the tap flushes per message anyway; let the pipe buffer
+    env["PYTHONUTF8"] = "1"
+    if LOG.enabled("debug") and "TAP_GITLAB_LOGLEVEL" not in env:
+        env["TAP_GITLAB_LOGLEVEL"] = "DEBUG"
+    return env
+
+
+def run(open_request: dict[str, t.Any], out: Output) -> int:
+    """Serve an `open`: runs the tap to the end of one sweep. Returns the exit code."""
+    capture = open_request.get("capture")
+    if not isinstance(capture, dict):
+        raise ProtocolError("open: the request has no capture")
+    bindings = capture.get("bindings") or []
+    settings = tap_config(capture.get("config"))
+    streams = tap_catalog(settings)
+    bound = check_bindings(streams, bindings)
+    state_keys = _state_keys(bindings)
+    state = open_request.get("state")
+    prior = state.get(STATE_ROOT) if isinstance(state, dict) else None
+    prior = prior if isinstance(prior, dict) else {}
+
+    out.send({"opened": {"explicitAcknowledgements": False}})
+    out.flush()
+    session = Session(out, bound, state_keys, prior)
+    LOG.info(
+        f"capture: {len(bound)} bindings, {sum(1 for b in bound if state_keys[b.index] in prior)} with state",
+        streams=[b.stream for b in bound],
+    )
+    with tempfile.TemporaryDirectory(prefix="flow-source-gitlab-") as workdir:
+        paths = {}
+        for name, body in (
+            ("config", settings),
+            ("catalog", _singer_catalog(bound, streams)),
+            ("state", _singer_state(bound, state_keys, prior)),
+        ):
+            path = os.path.join(workdir, f"{name}.json")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(body, handle)
+            paths[name] = path
+        return _run_tap(session, tap_command(paths["config"], paths["catalog"], paths["state"]))
+
+
+def _run_tap(session: Session, command: list[str]) -> int:
+    proc = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_tap_env()
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    relay = StderrRelay(proc.stderr, LOG)
+    relay.start()
+    stopped: list[int] = []
+
+    def stop(signum: int, frame: types.FrameType | None) -> None:
+        stopped.append(signum)
+        proc.terminate()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for line in proc.stdout:
+            if not line.strip():
+                continue
+            try:
+                message = json.loads(line)
+            except ValueError:
+                LOG.warn(
+                    "the tap wrote a line that is not a Singer message", line=line[:200].decode("utf-8", "replace")
+                )
+                continue
+            kind = message.get("type") if isinstance(message, dict) else None
+            if kind == "RECORD":
+                session.record(message)
+            elif kind == "STATE":
+                session.state(message.get("value"))
+            elif kind != "SCHEMA":
+                LOG.debug(f"ignoring a Singer {kind} message")
+        code = proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        relay.join(timeout=10)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    if code == 0 and not stopped:
+        if session.pending or session.checkpoints == 0:
+            session.checkpoint({})
+        LOG.info(
+            f"capture: done: {sum(session.counts.values())} documents, {session.checkpoints} checkpoints",
+            documents=dict(session.counts),
+        )
+        return 0
+    if stopped:
+        message = f"capture stopped by signal {stopped[0]}"
+    else:
+        message = relay.error_line or relay.last_line or f"tap-gitlab exited with code {code} and no message"
+    LOG.info(f"capture: failed after {sum(session.counts.values())} documents", documents=dict(session.counts))
+    LOG.error(message)
+    return 1
