@@ -1,0 +1,2360 @@
+"""A seeded, deterministic GitLab instance: groups, projects and everything in them.
+
+Object shapes follow /work/shared/reference/gitlab-api-v4.md §6 (all top-level keys of the representative
+objects, real types). Generation is lazy per project: `Dataset.generate` only plans (groups, users, per-project
+record counts and id ranges); a project's records are generated on first access from their own seed, so a
+million-record dataset plans in milliseconds and the server only materialises the projects it serves. The
+same seed always yields the same bytes, whatever order projects are touched in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+import typing as t
+from dataclasses import dataclass, field
+
+from tests.gitlab_sim import words as W
+from tests.gitlab_sim.util import DAY, NOW_EPOCH, date_only, db_time, git_time, norm_time, parse_time
+
+Record = dict[str, t.Any]
+WEB = "https://gitlab.example.com"
+API = WEB + "/api/v4"
+
+# Per-size plan. `groups`: per top group, (number of subgroups, number of nested groups under the first one).
+SIZES: dict[str, dict[str, t.Any]] = {
+    "tiny": {
+        "groups": [(0, 0)],
+        "projects": 2,
+        "users": 6,
+        "project": {
+            "issues": 5,
+            "issue_notes": 6,
+            "merge_requests": 3,
+            "merge_request_commits": 6,
+            "merge_request_notes": 4,
+            "commits": 8,
+            "branch_commits": 2,
+            "branches": 3,
+            "tags": 2,
+            "releases": 1,
+            "pipelines": 4,
+            "jobs": 10,
+            "deployments": 2,
+            "environments": 2,
+            "events": 8,
+            "members": 3,
+            "labels": 3,
+            "milestones": 2,
+            "variables": 2,
+            "vulnerabilities": 2,
+        },
+        "group": {
+            "members": 3,
+            "labels": 3,
+            "milestones": 2,
+            "boards": 1,
+            "epics": 3,
+            "epic_issues": 3,
+            "variables": 2,
+        },
+    },
+    "small": {
+        "groups": [(2, 1), (1, 0), (0, 0)],
+        "projects": 12,
+        "users": 40,
+        "project": {
+            "issues": 40,
+            "issue_notes": 60,
+            "merge_requests": 20,
+            "merge_request_commits": 45,
+            "merge_request_notes": 30,
+            "commits": 60,
+            "branch_commits": 4,
+            "branches": 6,
+            "tags": 4,
+            "releases": 3,
+            "pipelines": 25,
+            "jobs": 90,
+            "deployments": 10,
+            "environments": 3,
+            "events": 50,
+            "members": 5,
+            "labels": 6,
+            "milestones": 4,
+            "variables": 3,
+            "vulnerabilities": 5,
+        },
+        "group": {
+            "members": 5,
+            "labels": 5,
+            "milestones": 3,
+            "boards": 2,
+            "epics": 6,
+            "epic_issues": 8,
+            "variables": 3,
+        },
+    },
+    "medium": {
+        "groups": [(3, 2), (3, 1), (2, 1)],
+        "projects": 60,
+        "users": 400,
+        "project": {
+            "issues": 260,
+            "issue_notes": 380,
+            "merge_requests": 120,
+            "merge_request_commits": 260,
+            "merge_request_notes": 180,
+            "commits": 320,
+            "branch_commits": 10,
+            "branches": 20,
+            "tags": 12,
+            "releases": 6,
+            "pipelines": 110,
+            "jobs": 420,
+            "deployments": 30,
+            "environments": 4,
+            "events": 160,
+            "members": 12,
+            "labels": 10,
+            "milestones": 8,
+            "variables": 4,
+            "vulnerabilities": 20,
+        },
+        "group": {
+            "members": 15,
+            "labels": 8,
+            "milestones": 5,
+            "boards": 3,
+            "epics": 25,
+            "epic_issues": 40,
+            "variables": 4,
+        },
+    },
+    "large": {
+        "groups": [(4, 2), (4, 2), (3, 1), (3, 1)],
+        "projects": 200,
+        "users": 20000,
+        "project": {
+            "issues": 900,
+            "issue_notes": 1300,
+            "merge_requests": 420,
+            "merge_request_commits": 900,
+            "merge_request_notes": 600,
+            "commits": 1000,
+            "branch_commits": 20,
+            "branches": 40,
+            "tags": 20,
+            "releases": 10,
+            "pipelines": 320,
+            "jobs": 1200,
+            "deployments": 80,
+            "environments": 5,
+            "events": 400,
+            "members": 20,
+            "labels": 12,
+            "milestones": 10,
+            "variables": 4,
+            "vulnerabilities": 40,
+        },
+        "group": {
+            "members": 30,
+            "labels": 10,
+            "milestones": 8,
+            "boards": 3,
+            "epics": 60,
+            "epic_issues": 100,
+            "variables": 4,
+        },
+    },
+}
+
+# The kinds of project records whose ids come from one instance-wide sequence.
+ID_KINDS = (
+    "issues",
+    "notes",
+    "merge_requests",
+    "pipelines",
+    "jobs",
+    "deployments",
+    "environments",
+    "events",
+    "labels",
+    "milestones",
+    "vulnerabilities",
+    "epics",
+    "boards",
+    "epic_issues",
+)
+
+# Stream name -> the project feature (first path segment after /projects/:id) whose 403 hides it.
+STREAM_FEATURE = {
+    "issues": "issues",
+    "issue_notes": "issues",
+    "merge_requests": "merge_requests",
+    "merge_request_commits": "merge_requests",
+    "merge_request_notes": "merge_requests",
+    "merge_request_approvals": "merge_requests",
+    "branches": "repository",
+    "tags": "repository",
+    "commits": "repository",
+    "releases": "releases",
+    "pipelines": "pipelines",
+    "pipelines_extended": "pipelines",
+    "jobs": "pipelines",
+    "deployments": "deployments",
+    "environments": "environments",
+    "languages": "languages",
+    "events": "events",
+    "project_variables": "variables",
+    "vulnerabilities": "vulnerabilities",
+    "project_members": "members",
+    "project_labels": "labels",
+    "project_milestones": "milestones",
+    "users": "users",
+}
+
+
+def _sha(*parts: t.Any) -> str:
+    return hashlib.sha1("/".join(map(str, parts)).encode()).hexdigest()
+
+
+def _sentence(rng: random.Random) -> str:
+    return f"{rng.choice(W.VERBS)} {rng.choice(W.ADJ)} {rng.choice(W.NOUNS)} in {rng.choice(W.NOUNS)}"
+
+
+def _markdown(rng: random.Random, title: str) -> str:
+    items = "\n".join(f"- [{'x' if rng.random() < 0.5 else ' '}] {_sentence(rng).lower()}" for _ in range(3))
+    return f"## Summary\n\n{title}.\n\n### Steps\n\n{items}\n\n`{rng.choice(W.NOUNS)}.{rng.choice(W.NOUNS)}()` fails."
+
+
+def _times(rng: random.Random, n: int, start: float, end: float) -> list[float]:
+    return sorted(rng.uniform(start, end) for _ in range(n))
+
+
+def _split(rng: random.Random, total: int, parts: int) -> list[int]:
+    """`total` items over `parts` buckets: every bucket gets one while they last, the rest at random."""
+    if parts <= 0:
+        return []
+    counts = [1 if i < total else 0 for i in range(parts)]
+    for _ in range(max(0, total - parts)):
+        counts[rng.randrange(parts)] += 1
+    return counts
+
+
+@dataclass
+class ProjectPlan:
+    id: int
+    index: int
+    counts: dict[str, int]
+    bases: dict[str, int]
+
+
+@dataclass
+class ProjectData:
+    """Every record of one project, as GitLab serves it (lists in creation order unless noted)."""
+
+    members: list[Record] = field(default_factory=list)
+    labels: list[Record] = field(default_factory=list)
+    milestones: list[Record] = field(default_factory=list)
+    issues: list[Record] = field(default_factory=list)
+    issue_notes: dict[int, list[Record]] = field(default_factory=dict)
+    merge_requests: list[Record] = field(default_factory=list)
+    mr_commits: dict[int, list[Record]] = field(default_factory=dict)  # newest first
+    mr_notes: dict[int, list[Record]] = field(default_factory=dict)
+    mr_approvals: dict[int, Record] = field(default_factory=dict)
+    commits: list[Record] = field(default_factory=list)  # default branch, newest first
+    branch_commits: dict[str, list[Record]] = field(default_factory=dict)  # commits only on that branch
+    commit_stats: dict[str, Record] = field(default_factory=dict)
+    commit_utc: dict[str, str] = field(default_factory=dict)
+    branches: list[Record] = field(default_factory=list)
+    tags: list[Record] = field(default_factory=list)
+    releases: list[Record] = field(default_factory=list)
+    pipelines: list[Record] = field(default_factory=list)  # detail objects
+    jobs: list[Record] = field(default_factory=list)
+    retried_jobs: set[int] = field(default_factory=set)
+    deployments: list[Record] = field(default_factory=list)
+    environments: list[Record] = field(default_factory=list)
+    languages: dict[str, float] = field(default_factory=dict)
+    events: list[Record] = field(default_factory=list)
+    variables: list[Record] = field(default_factory=list)
+    vulnerabilities: list[Record] = field(default_factory=list)
+    # indexes
+    issue_by_iid: dict[int, Record] = field(default_factory=dict)
+    mr_by_iid: dict[int, Record] = field(default_factory=dict)
+    pipeline_by_id: dict[int, Record] = field(default_factory=dict)
+    jobs_by_pipeline: dict[int, list[Record]] = field(default_factory=dict)
+
+
+@dataclass
+class GroupData:
+    members: list[Record] = field(default_factory=list)
+    labels: list[Record] = field(default_factory=list)
+    milestones: list[Record] = field(default_factory=list)
+    boards: list[Record] = field(default_factory=list)
+    epics: list[Record] = field(default_factory=list)
+    epic_links: dict[int, list[tuple[int, int, int, int]]] = field(default_factory=dict)  # epic id -> links
+    variables: list[Record] = field(default_factory=list)
+
+
+class Dataset:
+    """A GitLab instance. Reads and mutations are thread-safe (one re-entrant lock)."""
+
+    def __init__(self, size: str, seed: int) -> None:
+        if size not in SIZES:
+            raise ValueError(f"unknown size {size!r}; choose one of {sorted(SIZES)}")
+        self.size = size
+        self.seed = seed
+        self.lock = threading.RLock()
+        self.version = 0  # bumped by every mutation (the server's listing cache keys on it)
+        self._clock = NOW_EPOCH
+        self.web_url = WEB
+        self.users: list[Record] = []
+        self.users_by_id: dict[int, Record] = {}
+        self.user_basic: dict[int, Record] = {}
+        self.groups: dict[int, Record] = {}
+        self.group_children: dict[int, list[int]] = {}
+        self.group_data: dict[int, GroupData] = {}
+        self.projects: dict[int, Record] = {}
+        self.namespace_projects: dict[int, list[int]] = {}  # group id -> projects directly in it
+        self.shared_into: dict[int, list[int]] = {}  # group id -> projects shared into it
+        self.plans: dict[int, ProjectPlan] = {}
+        self._data: dict[int, ProjectData] = {}
+        self.redirects: dict[str, int] = {}  # old lower-case full path -> project id
+        self.deleted: set[int] = set()
+        self.forbidden: set[tuple[int, str]] = set()  # (project id, feature)
+        self.epics_licensed: set[int] = set()  # group ids (Premium)
+        self.ultimate: set[int] = set()  # group ids (Ultimate: vulnerabilities)
+        self.issue_epic: dict[tuple[int, int], Record] = {}
+        self._next_ids: dict[str, int] = {}
+        self._mutation_rng = random.Random(f"{seed}/mutations")
+
+    # -- clock ------------------------------------------------------------------------------------------------
+    @property
+    def now(self) -> str:
+        """The dataset clock as GitLab's DB timestamp text."""
+        return db_time(self._clock)
+
+    def advance_clock(self, seconds: float) -> str:
+        with self.lock:
+            self._clock += max(0.0, seconds)
+            return self.now
+
+    def _tick(self) -> str:
+        """The timestamp of a mutation: the clock, which then moves 1 ms (same second, strictly increasing)."""
+        value = db_time(self._clock)
+        self._clock += 0.001
+        self.version += 1
+        return value
+
+    # -- generation -------------------------------------------------------------------------------------------
+    @classmethod
+    def generate(cls, size: str = "small", seed: int = 7) -> Dataset:
+        ds = cls(size, seed)
+        ds._plan()
+        return ds
+
+    def _plan(self) -> None:
+        spec = SIZES[self.size]
+        rng = random.Random(f"{self.seed}/plan/{self.size}")
+        self._plan_users(rng, spec["users"])
+        self._plan_groups(rng, spec["groups"])
+        self._plan_projects(rng, spec)
+        for gid in self.groups:
+            self._generate_group(gid, spec["group"])
+
+    def _plan_users(self, rng: random.Random, count: int) -> None:
+        start = NOW_EPOCH - 900 * DAY
+        for uid in range(1, count + 1):
+            if uid == 1:
+                first, last, username = "Administrator", "", "root"
+                name = "Administrator"
+            else:
+                first, last = rng.choice(W.FIRST), rng.choice(W.LAST)
+                username = f"{first.lower()}.{last.lower().replace('-', '')}{uid}"
+                name = f"{first} {last}"
+            created = start + rng.random() * 700 * DAY
+            state = "blocked" if uid > 1 and rng.random() < 0.03 else "active"
+            basic = {
+                "id": uid,
+                "username": username,
+                "name": name,
+                "state": state,
+                "locked": False,
+                "avatar_url": f"{WEB}/uploads/-/system/user/avatar/{uid}/avatar.png" if uid % 3 else None,
+                "web_url": f"{WEB}/{username}",
+            }
+            full = {
+                **basic,
+                "created_at": db_time(created),
+                "bio": "" if uid % 4 else f"Works on {rng.choice(W.NOUNS)}s.",
+                "location": rng.choice(["", "Berlin", "Lagos", "Tokyo", "Lima", "Toronto", "Pune"]),
+                "public_email": "" if uid % 5 else f"{username}@example.com",
+                "skype": "",
+                "linkedin": "",
+                "twitter": "",
+                "discord": "",
+                "github": "",
+                "website_url": "",
+                "organization": rng.choice(["", "Example Corp", "ACME"]),
+                "job_title": rng.choice(["", "Engineer", "SRE", "Product Manager", "Designer"]),
+                "pronouns": None,
+                "bot": False,
+                "work_information": None,
+                "followers": 0,
+                "following": 0,
+                "is_followed": False,
+                "local_time": None,
+                "last_sign_in_at": db_time(created + rng.random() * (NOW_EPOCH - created)),
+                "confirmed_at": db_time(created + 60),
+                "last_activity_on": date_only(NOW_EPOCH - rng.random() * 60 * DAY),
+                "email": f"{username}@example.com",
+                "theme_id": 1,
+                "color_scheme_id": 1,
+                "projects_limit": 100000,
+                "current_sign_in_at": db_time(NOW_EPOCH - rng.random() * 30 * DAY),
+                "identities": [],
+                "can_create_group": True,
+                "can_create_project": True,
+                "two_factor_enabled": uid % 2 == 0,
+                "external": False,
+                "private_profile": False,
+                "commit_email": f"{username}@example.com",
+                "is_admin": uid == 1,
+                "note": None,
+                "namespace_id": 100000 + uid,
+                "created_by": None,
+                "email_reset_offered_at": None,
+                "is_auditor": False,
+                "using_license_seat": state == "active",
+                "provisioned_by_group_id": None,
+                "current_sign_in_ip": "10.0.0.1",
+                "last_sign_in_ip": "10.0.0.1",
+            }
+            self.users.append(full)
+            self.users_by_id[uid] = full
+            self.user_basic[uid] = basic
+
+    def _plan_groups(self, rng: random.Random, layout: list[tuple[int, int]]) -> None:
+        gid = 0
+        names_used: set[str] = set()
+
+        def make(parent: Record | None, level: int) -> Record:
+            nonlocal gid
+            gid += 1
+            word = rng.choice(W.GROUP_WORDS)
+            while f"{parent['id'] if parent else 0}/{word}" in names_used:
+                word = f"{rng.choice(W.GROUP_WORDS)}-{gid}"
+            names_used.add(f"{parent['id'] if parent else 0}/{word}")
+            if parent is None:
+                word = f"{word}-co" if level == 0 else word
+            name = word.replace("-", " ").title()
+            full_path = f"{parent['full_path']}/{word}" if parent else word
+            full_name = f"{parent['full_name']} / {name}" if parent else name
+            created = NOW_EPOCH - (800 - gid) * DAY
+            group = {
+                "id": gid,
+                "name": name,
+                "path": word,
+                "description": f"The {name} group.",
+                "visibility": rng.choice(["private", "internal", "public"]),
+                "share_with_group_lock": False,
+                "require_two_factor_authentication": False,
+                "two_factor_grace_period": 48,
+                "project_creation_level": "developer",
+                "auto_devops_enabled": None,
+                "subgroup_creation_level": "maintainer",
+                "emails_disabled": False,
+                "emails_enabled": True,
+                "mentions_disabled": None,
+                "lfs_enabled": True,
+                "default_branch": None,
+                "default_branch_protection": 2,
+                "default_branch_protection_defaults": {
+                    "allowed_to_push": [{"access_level": 40}],
+                    "allow_force_push": False,
+                    "allowed_to_merge": [{"access_level": 40}],
+                },
+                "avatar_url": None,
+                "web_url": f"{WEB}/groups/{full_path}",
+                "request_access_enabled": True,
+                "repository_storage": "default",
+                "full_name": full_name,
+                "full_path": full_path,
+                "file_template_project_id": None,
+                "parent_id": parent["id"] if parent else None,
+                "created_at": db_time(created),
+                "ip_restriction_ranges": None,
+                "organization_id": 1,
+                "shared_runners_setting": "enabled",
+                "math_rendering_limits_enabled": True,
+                "lock_math_rendering_limits_enabled": False,
+                "ldap_cn": None,
+                "ldap_access": None,
+                "wiki_access_level": "enabled",
+                "duo_features_enabled": False,
+                "lock_duo_features_enabled": False,
+                "marked_for_deletion_on": None,
+            }
+            self.groups[gid] = group
+            self.group_children.setdefault(gid, [])
+            if parent:
+                self.group_children[parent["id"]].append(gid)
+            return group
+
+        for index, (subs, nested) in enumerate(layout):
+            top = make(None, 0)
+            # Licences live on the top-level namespace: the last top group (of several) has none.
+            licensed = index < len(layout) - 1 or len(layout) == 1
+            children = [make(top, 1) for _ in range(subs)]
+            grandchildren = [make(children[0], 2) for _ in range(nested)] if children else []
+            for g in [top, *children, *grandchildren]:
+                if licensed:
+                    self.epics_licensed.add(g["id"])
+                if index == 0:
+                    self.ultimate.add(g["id"])
+
+    def top_group_of(self, gid: int) -> int:
+        while self.groups[gid]["parent_id"] is not None:
+            gid = self.groups[gid]["parent_id"]
+        return gid
+
+    def ancestors(self, gid: int) -> list[int]:
+        """The group and its ancestors, nearest first."""
+        chain = [gid]
+        while self.groups[chain[-1]]["parent_id"] is not None:
+            chain.append(self.groups[chain[-1]]["parent_id"])
+        return chain
+
+    def descendants(self, gid: int) -> list[int]:
+        out: list[int] = []
+        stack = list(reversed(self.group_children.get(gid, [])))
+        while stack:
+            g = stack.pop()
+            out.append(g)
+            stack.extend(reversed(self.group_children.get(g, [])))
+        return out
+
+    def _plan_projects(self, rng: random.Random, spec: dict[str, t.Any]) -> None:
+        group_ids = list(self.groups)
+        n = spec["projects"]
+        base = spec["project"]
+        running = dict.fromkeys(ID_KINDS, 0)
+        # Group-level id ranges come first in the shared sequences.
+        group_spec = spec["group"]
+        for kind, per in (
+            ("labels", "labels"),
+            ("milestones", "milestones"),
+            ("epics", "epics"),
+            ("boards", "boards"),
+            ("epic_issues", "epic_issues"),
+        ):
+            running[kind] += group_spec[per] * len(group_ids)
+        self._group_bases = {kind: 0 for kind in ("labels", "milestones", "epics", "boards", "epic_issues")}
+        used_paths: set[str] = set()
+        for index in range(n):
+            pid = index + 1
+            # Every group gets projects: the first ones go one per group, then at random.
+            gid = group_ids[index] if index < len(group_ids) else rng.choice(group_ids)
+            group = self.groups[gid]
+            word = rng.choice(W.PROJECT_WORDS)
+            path = f"{group['path']}-{word}"
+            if f"{gid}/{path}" in used_paths:
+                path = f"{path}-{pid}"
+            used_paths.add(f"{gid}/{path}")
+            counts = {}
+            for kind, value in base.items():
+                counts[kind] = max(1, round(value * rng.uniform(0.6, 1.4))) if value else 0
+            issues_disabled = n >= 8 and index % 9 == 5
+            if issues_disabled:
+                counts["issues"] = 0
+                counts["issue_notes"] = 0
+            top = self.top_group_of(gid)
+            if top not in self.ultimate:
+                counts["vulnerabilities"] = 0
+            bases = {}
+            for kind in ID_KINDS:
+                src = {"notes": counts["issue_notes"] + counts["merge_request_notes"]}.get(kind, counts.get(kind, 0))
+                bases[kind] = running[kind]
+                running[kind] += src
+            self.plans[pid] = ProjectPlan(pid, index, counts, bases)
+            archived = n >= 8 and index % 7 == 3
+            self.projects[pid] = self._project_object(rng, pid, group, path, word, archived, issues_disabled)
+            self.namespace_projects.setdefault(gid, []).append(pid)
+            if issues_disabled:
+                self.forbidden.add((pid, "issues"))
+        self._next_ids = {kind: value + 1 for kind, value in running.items()}
+        # Share some projects into another top group (with_shared=false must leave them out there).
+        tops = [g for g in group_ids if self.groups[g]["parent_id"] is None]
+        if len(tops) > 1:
+            for pid in list(self.projects)[:: max(3, n // 4)][:4]:
+                project = self.projects[pid]
+                own_top = self.top_group_of(project["namespace"]["id"])
+                target = next(g for g in tops if g != own_top)
+                self.shared_into.setdefault(target, []).append(pid)
+                project["shared_with_groups"].append(
+                    {
+                        "group_id": target,
+                        "group_name": self.groups[target]["name"],
+                        "group_full_path": self.groups[target]["full_path"],
+                        "group_access_level": 30,
+                        "expires_at": None,
+                    }
+                )
+
+    def _project_object(
+        self, rng: random.Random, pid: int, group: Record, path: str, word: str, archived: bool, issues_disabled: bool
+    ) -> Record:
+        full = f"{group['full_path']}/{path}"
+        name = f"{word.title()} {pid}"
+        created = NOW_EPOCH - (700 - pid % 600) * DAY - rng.random() * DAY
+        updated = NOW_EPOCH - rng.random() * 90 * DAY
+        web = f"{WEB}/{full}"
+        access = lambda on: "enabled" if on else "disabled"  # noqa: E731
+        return {
+            "id": pid,
+            "description": f"{name}: the {word} service of {group['full_name']}.",
+            "description_html": f'<p data-sourcepos="1:1-1:40" dir="auto">{name}</p>',
+            "name": name,
+            "name_with_namespace": f"{group['full_name']} / {name}",
+            "path": path,
+            "path_with_namespace": full,
+            "created_at": db_time(created),
+            "updated_at": db_time(updated),
+            "default_branch": "main",
+            "tag_list": [word],
+            "topics": [word],
+            "ssh_url_to_repo": f"git@gitlab.example.com:{full}.git",
+            "http_url_to_repo": f"{web}.git",
+            "web_url": web,
+            "readme_url": f"{web}/-/blob/main/README.md",
+            "forks_count": pid % 3,
+            "avatar_url": None,
+            "star_count": pid % 7,
+            "last_activity_at": db_time(updated + 3600),
+            "visibility": rng.choice(["private", "internal", "public"]),
+            "namespace": {
+                "id": group["id"],
+                "name": group["name"],
+                "path": group["path"],
+                "kind": "group",
+                "full_path": group["full_path"],
+                "parent_id": group["parent_id"],
+                "avatar_url": None,
+                "web_url": group["web_url"],
+            },
+            "container_registry_image_prefix": f"registry.example.com/{full}",
+            "_links": {
+                "self": f"{API}/projects/{pid}",
+                "issues": f"{API}/projects/{pid}/issues",
+                "merge_requests": f"{API}/projects/{pid}/merge_requests",
+                "repo_branches": f"{API}/projects/{pid}/repository/branches",
+                "labels": f"{API}/projects/{pid}/labels",
+                "events": f"{API}/projects/{pid}/events",
+                "members": f"{API}/projects/{pid}/members",
+                "cluster_agents": f"{API}/projects/{pid}/cluster_agents",
+            },
+            "packages_enabled": True,
+            "empty_repo": False,
+            "archived": archived,
+            "resolve_outdated_diff_discussions": False,
+            "container_expiration_policy": {
+                "cadence": "1d",
+                "enabled": False,
+                "keep_n": 10,
+                "older_than": "90d",
+                "name_regex": ".*",
+                "name_regex_keep": None,
+                "next_run_at": db_time(NOW_EPOCH + DAY),
+            },
+            "repository_object_format": "sha1",
+            "issues_enabled": not issues_disabled,
+            "merge_requests_enabled": True,
+            "wiki_enabled": True,
+            "jobs_enabled": True,
+            "snippets_enabled": False,
+            "container_registry_enabled": True,
+            "service_desk_enabled": False,
+            "service_desk_address": None,
+            "can_create_merge_request_in": True,
+            "issues_access_level": access(not issues_disabled),
+            "repository_access_level": "enabled",
+            "merge_requests_access_level": "enabled",
+            "forking_access_level": "enabled",
+            "wiki_access_level": "enabled",
+            "builds_access_level": "enabled",
+            "snippets_access_level": "disabled",
+            "pages_access_level": "private",
+            "analytics_access_level": "enabled",
+            "container_registry_access_level": "enabled",
+            "security_and_compliance_access_level": "private",
+            "releases_access_level": "enabled",
+            "environments_access_level": "enabled",
+            "feature_flags_access_level": "enabled",
+            "infrastructure_access_level": "enabled",
+            "monitor_access_level": "enabled",
+            "model_experiments_access_level": "enabled",
+            "model_registry_access_level": "enabled",
+            "emails_disabled": False,
+            "emails_enabled": True,
+            "shared_runners_enabled": True,
+            "lfs_enabled": True,
+            "creator_id": 1,
+            "import_url": None,
+            "import_type": None,
+            "import_status": "none",
+            "import_error": None,
+            "open_issues_count": 0,
+            "description_html_version": None,
+            "updated_by": None,
+            "ci_default_git_depth": 20,
+            "ci_delete_pipelines_in_seconds": None,
+            "ci_forward_deployment_enabled": True,
+            "ci_forward_deployment_rollback_allowed": True,
+            "ci_job_token_scope_enabled": False,
+            "ci_separated_caches": True,
+            "ci_allow_fork_pipelines_to_run_in_parent_project": True,
+            "ci_id_token_sub_claim_components": ["project_path", "ref_type", "ref"],
+            "build_git_strategy": "fetch",
+            "keep_latest_artifact": True,
+            "restrict_user_defined_variables": False,
+            "ci_pipeline_variables_minimum_override_role": "developer",
+            "ci_push_repository_for_job_token_allowed": False,
+            "runners_token": None,
+            "runner_token_expiration_interval": None,
+            "group_runners_enabled": True,
+            "auto_cancel_pending_pipelines": "enabled",
+            "build_timeout": 3600,
+            "auto_devops_enabled": False,
+            "auto_devops_deploy_strategy": "continuous",
+            "ci_config_path": None,
+            "public_jobs": True,
+            "shared_with_groups": [],
+            "only_allow_merge_if_pipeline_succeeds": False,
+            "allow_merge_on_skipped_pipeline": None,
+            "allow_pipeline_trigger_approve_deployment": False,
+            "request_access_enabled": True,
+            "only_allow_merge_if_all_discussions_are_resolved": False,
+            "remove_source_branch_after_merge": True,
+            "printing_merge_request_link_enabled": True,
+            "merge_method": "merge",
+            "squash_option": "default_off",
+            "enforce_auth_checks_on_uploads": True,
+            "suggestion_commit_message": None,
+            "merge_commit_template": None,
+            "squash_commit_template": None,
+            "issue_branch_template": None,
+            "warn_about_potentially_unwanted_characters": True,
+            "autoclose_referenced_issues": True,
+            "max_artifacts_size": None,
+            "approvals_before_merge": 0,
+            "mirror": False,
+            "external_authorization_classification_label": "",
+            "requirements_enabled": False,
+            "requirements_access_level": "enabled",
+            "security_and_compliance_enabled": True,
+            "secret_push_protection_enabled": False,
+            "compliance_frameworks": [],
+            "issues_template": None,
+            "merge_requests_template": None,
+            "ci_restrict_pipeline_cancellation_role": "developer",
+            "merge_pipelines_enabled": False,
+            "merge_trains_enabled": False,
+            "merge_trains_skip_train_allowed": False,
+            "only_allow_merge_if_all_status_checks_passed": False,
+            "allow_merge_without_pipeline": False,
+            "prevent_merge_without_jira_issue": False,
+            "auto_duo_code_review_enabled": False,
+            "duo_remote_flows_enabled": False,
+            "mr_default_target_self": False,
+            "spp_repository_pipeline_access": False,
+            "marked_for_deletion_at": None,
+            "marked_for_deletion_on": None,
+            "forked_from_project": None,
+            "permissions": {"project_access": None, "group_access": {"access_level": 50, "notification_level": 3}},
+            "repository_storage": "default",
+            "license_url": None,
+            "license": None,
+        }
+
+    # -- group-level records (eager: few) ----------------------------------------------------------------------
+    def _alloc_group(self, kind: str) -> int:
+        self._group_bases[kind] += 1
+        return self._group_bases[kind]
+
+    def _generate_group(self, gid: int, spec: dict[str, int]) -> None:
+        rng = random.Random(f"{self.seed}/group/{gid}")
+        group = self.groups[gid]
+        data = GroupData()
+        created0 = parse_time(group["created_at"]) or NOW_EPOCH
+        members = [1] if group["parent_id"] is None else []
+        members += rng.sample(range(2, len(self.users) + 1), min(spec["members"], len(self.users) - 1))
+        for uid in members:
+            data.members.append(self._member(rng, uid, 50 if uid == 1 else None, created0))
+        for name in rng.sample(W.LABELS, min(spec["labels"], len(W.LABELS))):
+            lid = self._alloc_group("labels")
+            data.labels.append(
+                {
+                    "id": lid,
+                    "name": f"{name}" if group["parent_id"] is None else f"{group['path']}::{name}",
+                    "description": f"Group label {name}" if lid % 2 else None,
+                    "description_html": f"Group label {name}" if lid % 2 else "",
+                    "text_color": "#FFFFFF",
+                    "color": rng.choice(W.COLORS),
+                    "subscribed": False,
+                    "archived": False,
+                    "open_issues_count": 0,
+                    "closed_issues_count": 0,
+                    "open_merge_requests_count": 0,
+                }
+            )
+        for k in range(spec["milestones"]):
+            mid = self._alloc_group("milestones")
+            created = rng.uniform(created0, NOW_EPOCH - 10 * DAY)
+            data.milestones.append(
+                self._milestone(
+                    rng, mid, k + 1, "group_id", gid, created, f"{WEB}/groups/{group['full_path']}/-/milestones/{k + 1}"
+                )
+            )
+        for k in range(spec["boards"]):
+            bid = self._alloc_group("boards")
+            milestone = data.milestones[k % len(data.milestones)] if data.milestones and k % 2 else None
+            lists = [
+                {
+                    "id": bid * 10 + j,
+                    "label": {
+                        "id": lab["id"],
+                        "name": lab["name"],
+                        "color": lab["color"],
+                        "description": lab["description"],
+                    },
+                    "position": j,
+                    "max_issue_count": 0,
+                    "max_issue_weight": 0,
+                    "limit_metric": None,
+                }
+                for j, lab in enumerate(data.labels[:3])
+            ]
+            data.boards.append(
+                {
+                    "id": bid,
+                    "name": "Development" if k == 0 else f"Board {k + 1}",
+                    "hide_backlog_list": False,
+                    "hide_closed_list": False,
+                    "project": None,
+                    "group": {"id": gid, "name": group["name"], "web_url": group["web_url"]},
+                    "milestone": {"id": milestone["id"], "title": milestone["title"]} if milestone else None,
+                    "assignee": None,
+                    "labels": [],
+                    "weight": None,
+                    "lists": lists,
+                }
+            )
+        if gid in self.epics_licensed:
+            self._generate_epics(rng, gid, data, spec)
+        for k in range(spec["variables"]):
+            key = f"{group['path'].upper().replace('-', '_')}_VAR_{k // 2}"
+            data.variables.append(self._variable(rng, key, "*" if k % 2 == 0 else "production"))
+        self.group_data[gid] = data
+
+    def _generate_epics(self, rng: random.Random, gid: int, data: GroupData, spec: dict[str, int]) -> None:
+        group = self.groups[gid]
+        # Issues this group's epics can hold: those of projects in the group and its subgroups.
+        candidates = [
+            (pid, iid)
+            for g in [gid, *self.descendants(gid)]
+            for pid in self.namespace_projects.get(g, [])
+            for iid in range(1, self.plans[pid].counts["issues"] + 1)
+            if (pid, iid) not in self.issue_epic
+        ]
+        created0 = parse_time(group["created_at"]) or NOW_EPOCH
+        epics: list[Record] = []
+        for k, created in enumerate(_times(rng, spec["epics"], created0, NOW_EPOCH - DAY)):
+            eid = self._alloc_group("epics")
+            iid = k + 1
+            title = _sentence(rng)
+            updated = created + rng.random() * (NOW_EPOCH - created)
+            parent = epics[rng.randrange(len(epics))] if epics and rng.random() < 0.3 else None
+            closed = rng.random() < 0.3
+            due = date_only(created + 60 * DAY) if rng.random() < 0.5 else None
+            ref = f"&{iid}"
+            epic = {
+                "id": eid,
+                "iid": iid,
+                "work_item_id": 500000 + eid,
+                "group_id": gid,
+                "parent_id": parent["id"] if parent else None,
+                "parent_iid": parent["iid"] if parent else None,
+                "title": title,
+                "description": _markdown(rng, title),
+                "state": "closed" if closed else "opened",
+                "confidential": False,
+                "web_url": f"{WEB}/groups/{group['full_path']}/-/epics/{iid}",
+                "reference": ref,
+                "references": {"short": ref, "relative": ref, "full": f"{group['full_path']}{ref}"},
+                "author": self.user_basic[rng.choice([m["id"] for m in data.members])],
+                "start_date": None,
+                "start_date_is_fixed": False,
+                "start_date_fixed": None,
+                "start_date_from_milestones": None,
+                "start_date_from_inherited_source": None,
+                "end_date": due,
+                "due_date": due,
+                "due_date_is_fixed": False,
+                "due_date_fixed": None,
+                "due_date_from_milestones": due,
+                "due_date_from_inherited_source": due,
+                "created_at": db_time(created),
+                "updated_at": db_time(updated),
+                "closed_at": db_time(updated) if closed else None,
+                "labels": [lab["name"] for lab in rng.sample(data.labels, min(2, len(data.labels)))],
+                "upvotes": rng.randrange(5),
+                "downvotes": 0,
+                "color": "#1068bf",
+                "text_color": "#FFFFFF",
+                "imported": False,
+                "imported_from": "none",
+                "_links": {
+                    "self": f"{API}/groups/{gid}/epics/{iid}",
+                    "epic_issues": f"{API}/groups/{gid}/epics/{iid}/issues",
+                    "group": f"{API}/groups/{gid}",
+                    "parent": f"{API}/groups/{gid}/epics/{parent['iid']}" if parent else None,
+                },
+            }
+            epics.append(epic)
+            links = []
+            for position in range(rng.randint(0, max(1, 2 * spec["epic_issues"] // max(1, spec["epics"])))):
+                if not candidates:
+                    break
+                pid, issue_iid = candidates.pop(rng.randrange(len(candidates)))
+                link_id = self._alloc_group("epic_issues")
+                self.issue_epic[(pid, issue_iid)] = epic
+                links.append((pid, issue_iid, link_id, position * 1000))
+            data.epic_links[eid] = links
+        data.epics = epics
+
+    def _member(self, rng: random.Random, uid: int, level: int | None, since: float) -> Record:
+        created = rng.uniform(since, NOW_EPOCH - DAY)
+        return {
+            **self.user_basic[uid],
+            "created_at": db_time(created),
+            "created_by": self.user_basic[1],
+            "expires_at": date_only(NOW_EPOCH + 90 * DAY) if rng.random() < 0.1 else None,
+            "access_level": level or rng.choice([10, 20, 30, 30, 40]),
+            "group_saml_identity": None,
+            "membership_state": "active",
+            "is_using_seat": True,
+        }
+
+    def _milestone(
+        self, rng: random.Random, mid: int, iid: int, owner_key: str, owner: int, created: float, web_url: str
+    ) -> Record:
+        updated = created + rng.random() * (NOW_EPOCH - created)
+        start = created + rng.uniform(0, 30) * DAY
+        due = start + 30 * DAY
+        closed = due < NOW_EPOCH - 30 * DAY and rng.random() < 0.7
+        return {
+            "id": mid,
+            "iid": iid,
+            owner_key: owner,
+            "title": f"{iid}.{rng.randrange(10)}",
+            "description": f"Release {iid} goals" if mid % 3 else None,
+            "state": "closed" if closed else "active",
+            "created_at": db_time(created),
+            "updated_at": db_time(updated),
+            "due_date": date_only(due),
+            "start_date": date_only(start),
+            "expired": due < NOW_EPOCH,
+            "web_url": web_url,
+        }
+
+    def _variable(self, rng: random.Random, key: str, scope: str) -> Record:
+        return {
+            "variable_type": "env_var",
+            "key": key,
+            "value": _sha(key, scope)[:16],
+            "protected": scope != "*",
+            "masked": rng.random() < 0.5,
+            "hidden": False,
+            "raw": False,
+            "environment_scope": scope,
+            "description": None,
+        }
+
+    # -- per-project records (lazy) ----------------------------------------------------------------------------
+    def data(self, pid: int) -> ProjectData:
+        found = self._data.get(pid)
+        if found is not None:
+            return found
+        with self.lock:
+            found = self._data.get(pid)
+            if found is None:
+                found = self._generate_project(pid)
+                self._data[pid] = found
+            return found
+
+    def generated_projects(self) -> int:
+        return len(self._data)
+
+    def _generate_project(self, pid: int) -> ProjectData:
+        plan = self.plans[pid]
+        counts, bases = plan.counts, plan.bases
+        project = self.projects[pid]
+        full = project["path_with_namespace"]
+        web = project["web_url"]
+        rng = random.Random(f"{self.seed}/project/{pid}")
+        d = ProjectData()
+        start = parse_time(project["created_at"]) or NOW_EPOCH - 700 * DAY
+        ub = self.user_basic
+        gid = project["namespace"]["id"]
+        # A few shared instants (ms-identical, some in the clock's current second) for ties on updated_at.
+        shared_times = [NOW_EPOCH - 0.8, NOW_EPOCH - 0.5, *(rng.uniform(start, NOW_EPOCH - DAY) for _ in range(4))]
+
+        def updated_from(created: float) -> float:
+            if rng.random() < 0.08:
+                pick = rng.choice(shared_times)
+                if pick >= created:
+                    return pick
+            return created + rng.random() ** 2 * (NOW_EPOCH - created)
+
+        # members
+        member_ids = rng.sample(range(2, len(self.users) + 1), min(counts["members"], len(self.users) - 1))
+        d.members = [self._member(rng, uid, None, start) for uid in member_ids]
+        people = member_ids or [1]
+        # labels
+        for k, name in enumerate(rng.sample(W.LABELS, min(counts["labels"], len(W.LABELS)))):
+            d.labels.append(
+                {
+                    "id": bases["labels"] + k + 1,
+                    "name": name,
+                    "color": rng.choice(W.COLORS),
+                    "text_color": "#FFFFFF",
+                    "description": f"{name.title()} work" if k % 2 else None,
+                    "description_html": f"{name.title()} work" if k % 2 else "",
+                    "open_issues_count": 0,
+                    "closed_issues_count": 0,
+                    "open_merge_requests_count": 0,
+                    "subscribed": False,
+                    "priority": k * 10 if k % 3 == 0 else None,
+                    "is_project_label": True,
+                    "archived": False,
+                }
+            )
+        label_names = [lab["name"] for lab in d.labels] + [
+            lab["name"] for g in self.ancestors(gid) for lab in self.group_data[g].labels
+        ]
+        # milestones
+        for k, created in enumerate(_times(rng, counts["milestones"], start, NOW_EPOCH - DAY)):
+            d.milestones.append(
+                self._milestone(
+                    rng, bases["milestones"] + k + 1, k + 1, "project_id", pid, created, f"{web}/-/milestones/{k + 1}"
+                )
+            )
+        ms_short = [
+            {
+                key: m[key]
+                for key in (
+                    "id",
+                    "iid",
+                    "project_id",
+                    "title",
+                    "description",
+                    "state",
+                    "created_at",
+                    "updated_at",
+                    "due_date",
+                    "start_date",
+                    "expired",
+                    "web_url",
+                )
+            }
+            for m in d.milestones
+        ]
+        # commits on the default branch (oldest first while generating)
+        tz = rng.choice(W.TIMEZONES)
+        commit_times = _times(rng, counts["commits"], start, NOW_EPOCH - 3600)
+        parent: str | None = None
+        chrono: list[Record] = []
+        for k, when in enumerate(commit_times):
+            sha = _sha(self.seed, pid, "c", k)
+            c = self._commit(rng, sha, parent, when, tz, web, d)
+            chrono.append(c)
+            parent = sha
+        d.commits = list(reversed(chrono))
+        # branches, and commits that exist only on some of them
+        n_branches = counts["branches"]
+        branch_names = ["main"] + [
+            f"{rng.choice(['feature', 'fix', 'chore'])}/{rng.choice(W.NOUNS)}-{k}" for k in range(1, n_branches)
+        ]
+        own_left = counts["branch_commits"]
+        for k, name in enumerate(branch_names[1:], start=1):
+            if own_left <= 0 or k > 3:
+                break
+            take = own_left if k == 3 or k == len(branch_names) - 1 else max(1, own_left // 2)
+            own_left -= take
+            base_commit = chrono[rng.randrange(len(chrono))] if chrono else None
+            parent = base_commit["id"] if base_commit else None
+            t0 = parse_time(base_commit["committed_date"]) if base_commit else start
+            own = []
+            for j, when in enumerate(_times(rng, take, (t0 or start) + 60, NOW_EPOCH - 60)):
+                sha = _sha(self.seed, pid, "b", name, j)
+                c = self._commit(rng, sha, parent, when, tz, web, d)
+                own.append(c)
+                parent = sha
+            d.branch_commits[name] = list(reversed(own))
+        for k, name in enumerate(branch_names):
+            own = d.branch_commits.get(name)
+            head = own[0] if own else (d.commits[0] if k == 0 or not chrono else rng.choice(chrono))
+            d.branches.append(
+                {
+                    "name": name,
+                    "merged": k > 0 and not own and rng.random() < 0.3,
+                    "protected": k == 0,
+                    "default": k == 0,
+                    "developers_can_push": False,
+                    "developers_can_merge": k == 0,
+                    "can_push": True,
+                    "web_url": f"{web}/-/tree/{name}",
+                    "commit": head,
+                }
+            )
+        d.branches.sort(key=lambda b: b["name"])
+        # tags and releases
+        tagged = sorted(rng.sample(range(len(chrono)), min(counts["tags"], len(chrono))))
+        for k, index in enumerate(tagged):
+            c = chrono[index]
+            name = f"v{1 + k // 10}.{k % 10}.0"
+            annotated = k % 2 == 0
+            d.tags.append(
+                {
+                    "name": name,
+                    "message": f"Release {name}" if annotated else None,
+                    "target": _sha(self.seed, pid, "tag", name) if annotated else c["id"],
+                    "protected": k == 0,
+                    "created_at": c["committed_date"] if annotated else None,
+                    "release": None,
+                    "commit": c,
+                }
+            )
+        for k, tag in enumerate(reversed(d.tags[-counts["releases"] :] if counts["releases"] else [])):
+            created = parse_time(tag["commit"]["committed_date"]) or start
+            created += 3600
+            released = created + (0 if k % 2 else 86400)
+            description = f"## Changes\n\n- {_sentence(rng)}\n- {_sentence(rng)}"
+            tag["release"] = {"tag_name": tag["name"], "description": description}
+            d.releases.append(
+                {
+                    "tag_name": tag["name"],
+                    "description": description,
+                    "name": f"{project['name']} {tag['name']}",
+                    "created_at": db_time(created),
+                    "released_at": db_time(released),
+                    "upcoming_release": False,
+                    "author": ub[rng.choice(people)],
+                    "commit": tag["commit"],
+                    "milestones": [ms_short[0]] if ms_short and k == 0 else [],
+                    "commit_path": f"/{full}/-/commit/{tag['commit']['id']}",
+                    "tag_path": f"/{full}/-/tags/{tag['name']}",
+                    "assets": {
+                        "count": 4,
+                        "sources": [
+                            {
+                                "format": fmt,
+                                "url": f"{web}/-/archive/{tag['name']}/{project['path']}-{tag['name']}.{fmt}",
+                            }
+                            for fmt in ("zip", "tar.gz", "tar.bz2", "tar")
+                        ],
+                        "links": [],
+                    },
+                    "evidences": [
+                        {
+                            "sha": _sha(pid, tag["name"], "ev"),
+                            "filepath": f"{web}/-/releases/{tag['name']}/evidences/1.json",
+                            "collected_at": db_time(created),
+                        }
+                    ],
+                    "_links": {
+                        "closed_issues_url": f"{web}/-/issues?release_tag={tag['name']}&state=closed",
+                        "closed_merge_requests_url": f"{web}/-/merge_requests?release_tag={tag['name']}&state=closed",
+                        "edit_url": f"{web}/-/releases/{tag['name']}/edit",
+                        "merged_merge_requests_url": f"{web}/-/merge_requests?release_tag={tag['name']}&state=merged",
+                        "opened_issues_url": f"{web}/-/issues?release_tag={tag['name']}&state=opened",
+                        "opened_merge_requests_url": f"{web}/-/merge_requests?release_tag={tag['name']}&state=opened",
+                        "self": f"{web}/-/releases/{tag['name']}",
+                    },
+                }
+            )
+        # issues and their notes
+        note_id = bases["notes"]
+        for k, created in enumerate(_times(rng, counts["issues"], start, NOW_EPOCH - 2 * DAY)):
+            iid = k + 1
+            issue = self._issue(
+                rng,
+                pid,
+                bases["issues"] + k + 1,
+                iid,
+                created,
+                updated_from(created),
+                people,
+                label_names,
+                ms_short,
+                full,
+                web,
+            )
+            d.issues.append(issue)
+            d.issue_by_iid[iid] = issue
+            d.issue_notes[iid] = []
+        if d.issues:
+            per_issue = _split(rng, counts["issue_notes"], len(d.issues))
+            for issue, n_notes in zip(d.issues, per_issue, strict=True):
+                created0 = parse_time(issue["created_at"]) or start
+                updated0 = parse_time(issue["updated_at"]) or created0
+                for when in _times(rng, n_notes, created0, updated0):
+                    note_id += 1
+                    note = self._note(rng, note_id, issue, "Issue", when, people)
+                    d.issue_notes[issue["iid"]].append(note)
+                issue["user_notes_count"] = sum(1 for n in d.issue_notes[issue["iid"]] if not n["system"])
+        # merge requests with their commits, notes and approvals
+        mr_commit_split = _split(rng, counts["merge_request_commits"], counts["merge_requests"])
+        mr_note_split = _split(rng, counts["merge_request_notes"], counts["merge_requests"])
+        for k, created in enumerate(_times(rng, counts["merge_requests"], start, NOW_EPOCH - 2 * DAY)):
+            iid = k + 1
+            updated = updated_from(created)
+            mr = self._merge_request(
+                rng,
+                pid,
+                bases["merge_requests"] + k + 1,
+                iid,
+                created,
+                updated,
+                people,
+                label_names,
+                ms_short,
+                full,
+                web,
+                branch_names,
+            )
+            commits = []
+            parent = d.commits[-1]["id"] if d.commits else None
+            for j, when in enumerate(
+                _times(rng, mr_commit_split[k], created - 3600, created + 0.5 * (updated - created))
+            ):
+                sha = _sha(self.seed, pid, "mr", iid, j)
+                c = self._commit(rng, sha, parent, when, tz, web, None)
+                commits.append(c)
+                parent = sha
+            d.mr_commits[iid] = list(reversed(commits))
+            if commits:
+                mr["sha"] = commits[-1]["id"]
+            notes = []
+            for when in _times(rng, mr_note_split[k], created, updated):
+                note_id += 1
+                notes.append(self._note(rng, note_id, mr, "MergeRequest", when, people))
+            d.mr_notes[iid] = notes
+            mr["user_notes_count"] = sum(1 for n in notes if not n["system"])
+            d.merge_requests.append(mr)
+            d.mr_by_iid[iid] = mr
+            approvers = rng.sample(people, min(len(people), rng.choice([0, 0, 1, 2])))
+            d.mr_approvals[iid] = self._approvals(mr, approvers, web)
+        # pipelines and jobs
+        job_split = _split(rng, counts["jobs"], counts["pipelines"])
+        job_id = bases["jobs"]
+        refs = [("main", d.commits[j]) for j in range(min(len(d.commits), 30))] or [("main", None)]
+        for name, own in d.branch_commits.items():
+            refs.extend((name, c) for c in own)
+        for k, created in enumerate(_times(rng, counts["pipelines"], start + DAY, NOW_EPOCH - 3600)):
+            ref, commit = rng.choice(refs)
+            sha = commit["id"] if commit else _sha(pid, "p", k)
+            status = rng.choices(
+                ["success", "failed", "canceled", "running", "skipped", "manual"], [70, 15, 5, 4, 3, 3]
+            )[0]
+            duration = rng.randint(40, 3600)
+            started = created + rng.uniform(1, 60)
+            finished = started + duration if status not in ("running", "manual") else None
+            updated = max(finished or started, updated_from(created))
+            pl_id = bases["pipelines"] + k + 1
+            user = ub[rng.choice(people)]
+            pipeline = {
+                "id": pl_id,
+                "iid": k + 1,
+                "project_id": pid,
+                "status": status,
+                "source": rng.choice(["push", "push", "merge_request_event", "schedule", "web"]),
+                "ref": ref,
+                "sha": sha,
+                "name": None if k % 4 else "Build pipeline",
+                "web_url": f"{web}/-/pipelines/{pl_id}",
+                "created_at": db_time(created),
+                "updated_at": db_time(updated),
+                "before_sha": "0" * 40,
+                "tag": False,
+                "yaml_errors": None,
+                "user": user,
+                "started_at": db_time(started),
+                "finished_at": db_time(finished) if finished else None,
+                "committed_at": commit["committed_date"] if commit else None,
+                "duration": duration if finished else None,
+                "queued_duration": round(started - created, 3),
+                "coverage": f"{rng.uniform(50, 99):.2f}" if status == "success" and k % 3 == 0 else None,
+                "detailed_status": self._detailed_status(status, f"/{full}/-/pipelines/{pl_id}"),
+                "archived": False,
+            }
+            d.pipelines.append(pipeline)
+            d.pipeline_by_id[pl_id] = pipeline
+            jobs: list[Record] = []
+            n_jobs = job_split[k]
+            retry_first = n_jobs >= 2 and rng.random() < 0.2
+            for j in range(n_jobs):
+                job_id += 1
+                stage = W.STAGES[min(j * len(W.STAGES) // max(1, n_jobs), 2)]
+                jname = W.JOB_NAMES[stage][j % len(W.JOB_NAMES[stage])]
+                if retry_first and j == 1:
+                    jname = jobs[0]["name"]
+                    stage = jobs[0]["stage"]
+                jstatus = "failed" if retry_first and j == 0 else (status if j == n_jobs - 1 else "success")
+                j_created = created + j
+                j_started = started + j * 5
+                j_finished = (finished - (n_jobs - j)) if finished else None
+                job = self._job(
+                    rng,
+                    job_id,
+                    jname,
+                    stage,
+                    jstatus,
+                    ref,
+                    commit,
+                    pipeline,
+                    j_created,
+                    j_started,
+                    j_finished,
+                    user,
+                    web,
+                )
+                if retry_first and j == 0:
+                    d.retried_jobs.add(job_id)
+                jobs.append(job)
+            d.jobs_by_pipeline[pl_id] = list(reversed(jobs))  # newest (highest id) first
+            d.jobs.extend(jobs)
+        d.jobs.reverse()  # project jobs: id descending
+        # environments and deployments
+        env_names = ["production", "staging", *[f"review/{rng.choice(W.NOUNS)}-{k}" for k in range(1, 10)]]
+        for k in range(counts["environments"]):
+            name = env_names[k]
+            created = rng.uniform(start, NOW_EPOCH - 30 * DAY)
+            d.environments.append(
+                {
+                    "id": bases["environments"] + k + 1,
+                    "name": name,
+                    "slug": name.replace("/", "-")[:24],
+                    "description": None if k else "Live site",
+                    "external_url": f"https://{name.replace('/', '-')}.{project['path']}.example.com",
+                    "state": "available" if k < 2 or rng.random() < 0.5 else "stopped",
+                    "tier": {"production": "production", "staging": "staging"}.get(name, "development"),
+                    "created_at": db_time(created),
+                    "updated_at": db_time(updated_from(created)),
+                    "enable_advanced_logs_querying": False,
+                    "logs_api_path": f"/{full}/-/logs/k8s.json",
+                    "auto_stop_at": None,
+                    "auto_stop_setting": "always",
+                    "cluster_agent": None,
+                    "kubernetes_namespace": None,
+                    "flux_resource_path": None,
+                }
+            )
+        deploy_jobs = [j for j in d.jobs if j["stage"] == "deploy"] or d.jobs
+        for k, created in enumerate(_times(rng, counts["deployments"], start + DAY, NOW_EPOCH - 3600)):
+            env = d.environments[k % len(d.environments)] if d.environments else None
+            job = deploy_jobs[rng.randrange(len(deploy_jobs))] if deploy_jobs and k % 5 else None
+            status = rng.choices(
+                ["success", "failed", "canceled", "running", "created", "blocked"], [75, 10, 5, 4, 3, 3]
+            )[0]
+            d.deployments.append(
+                self._deployment(
+                    rng,
+                    bases["deployments"] + k + 1,
+                    k + 1,
+                    created,
+                    updated_from(created),
+                    status,
+                    env,
+                    job,
+                    d,
+                    people,
+                )
+            )
+        # languages
+        langs = rng.sample(W.LANGUAGES, rng.randint(1, 4))
+        weights = [rng.random() + 0.1 for _ in langs]
+        total = sum(weights)
+        shares = [round(100 * w / total, 2) for w in weights]
+        shares[0] = round(100 - sum(shares[1:]), 2)
+        d.languages = dict(sorted(zip(langs, shares, strict=True), key=lambda item: -item[1]))
+        # events
+        for k, created in enumerate(_times(rng, counts["events"], start, NOW_EPOCH - 60)):
+            d.events.append(self._event(rng, bases["events"] + k + 1, pid, created, people, d))
+        # variables: a key defined once per environment scope
+        for k in range(counts["variables"]):
+            key = f"{rng.choice(['DEPLOY', 'API', 'DB', 'CACHE'])}_{'TOKEN' if k % 2 else 'URL'}_{k // 2}"
+            d.variables.append(self._variable(rng, key, "*"))
+            if k == 0:
+                d.variables.append(self._variable(rng, key, "production"))
+        # vulnerabilities (Ultimate)
+        for k, created in enumerate(_times(rng, counts["vulnerabilities"], start, NOW_EPOCH - DAY)):
+            d.vulnerabilities.append(
+                self._vulnerability(
+                    rng, bases["vulnerabilities"] + k + 1, project, created, updated_from(created), people
+                )
+            )
+        project["open_issues_count"] = sum(1 for i in d.issues if i["state"] == "opened")
+        return d
+
+    def _commit(
+        self, rng: random.Random, sha: str, parent: str | None, when: float, tz: int, web: str, d: ProjectData | None
+    ) -> Record:
+        uid = rng.randrange(1, len(self.users) + 1)
+        author = self.users_by_id[uid]
+        title = _sentence(rng)
+        message = f"{title}\n\n{_sentence(rng).capitalize()}.\n" if rng.random() < 0.4 else title
+        authored = when - rng.choice([0, 0, 60, 3600])
+        date = git_time(when, tz)
+        c = {
+            "id": sha,
+            "short_id": sha[:8],
+            "created_at": date,
+            "parent_ids": [parent] if parent else [],
+            "title": title,
+            "message": message,
+            "author_name": author["name"],
+            "author_email": author["email"],
+            "authored_date": git_time(authored, tz),
+            "committer_name": author["name"],
+            "committer_email": author["email"],
+            "committed_date": date,
+            "trailers": {},
+            "extended_trailers": {},
+            "web_url": f"{web}/-/commit/{sha}",
+        }
+        if d is not None:
+            additions, deletions = rng.randint(0, 200), rng.randint(0, 80)
+            d.commit_stats[sha] = {"additions": additions, "deletions": deletions, "total": additions + deletions}
+            d.commit_utc[sha] = db_time(when)
+        return c
+
+    def _issue(
+        self,
+        rng: random.Random,
+        pid: int,
+        id_: int,
+        iid: int,
+        created: float,
+        updated: float,
+        people: list[int],
+        label_names: list[str],
+        milestones: list[Record],
+        full: str,
+        web: str,
+    ) -> Record:
+        ub = self.user_basic
+        title = _sentence(rng)
+        closed = rng.random() < 0.4
+        assignees = [ub[u] for u in rng.sample(people, min(len(people), rng.choice([0, 1, 1, 2])))]
+        epic = self.issue_epic.get((pid, iid))
+        estimate = rng.choice([0, 0, 3600, 7200])
+        return {
+            "id": id_,
+            "iid": iid,
+            "project_id": pid,
+            "title": title,
+            "description": _markdown(rng, title),
+            "state": "closed" if closed else "opened",
+            "created_at": db_time(created),
+            "updated_at": db_time(updated),
+            "closed_at": db_time(updated) if closed else None,
+            "closed_by": ub[rng.choice(people)] if closed else None,
+            "labels": sorted(rng.sample(label_names, min(len(label_names), rng.randint(0, 3)))),
+            "milestone": rng.choice(milestones) if milestones and rng.random() < 0.5 else None,
+            "assignees": assignees,
+            "assignee": assignees[0] if assignees else None,
+            "author": ub[rng.choice(people)],
+            "type": "ISSUE",
+            "upvotes": rng.randrange(4),
+            "downvotes": 0,
+            "merge_requests_count": rng.randrange(2),
+            "user_notes_count": 0,
+            "due_date": date_only(created + 30 * DAY) if rng.random() < 0.3 else None,
+            "imported": False,
+            "imported_from": "none",
+            "web_url": f"{web}/-/issues/{iid}",
+            "references": {"short": f"#{iid}", "relative": f"#{iid}", "full": f"{full}#{iid}"},
+            "time_stats": {
+                "time_estimate": estimate,
+                "total_time_spent": 0,
+                "human_time_estimate": f"{estimate // 3600}h" if estimate else None,
+                "human_total_time_spent": None,
+            },
+            "has_tasks": True,
+            "task_status": "1 of 3 checklist items completed",
+            "confidential": rng.random() < 0.05,
+            "discussion_locked": None,
+            "issue_type": "issue",
+            "severity": "UNKNOWN",
+            "_links": {
+                "self": f"{API}/projects/{pid}/issues/{iid}",
+                "notes": f"{API}/projects/{pid}/issues/{iid}/notes",
+                "award_emoji": f"{API}/projects/{pid}/issues/{iid}/award_emoji",
+                "project": f"{API}/projects/{pid}",
+                "closed_as_duplicate_of": None,
+            },
+            "task_completion_status": {"count": 3, "completed_count": 1},
+            "weight": rng.choice([None, 1, 2, 3, 5]),
+            "epic_iid": epic["iid"] if epic else None,
+            "epic": {
+                "id": epic["id"],
+                "iid": epic["iid"],
+                "title": epic["title"],
+                "url": epic["web_url"],
+                "group_id": epic["group_id"],
+                "human_readable_end_date": None,
+                "human_readable_timestamp": None,
+            }
+            if epic
+            else None,
+            "iteration": None,
+            "health_status": None,
+        }
+
+    def _merge_request(
+        self,
+        rng: random.Random,
+        pid: int,
+        id_: int,
+        iid: int,
+        created: float,
+        updated: float,
+        people: list[int],
+        label_names: list[str],
+        milestones: list[Record],
+        full: str,
+        web: str,
+        branches: list[str],
+    ) -> Record:
+        ub = self.user_basic
+        title = _sentence(rng)
+        state = rng.choices(["merged", "opened", "closed", "locked"], [55, 30, 14, 1])[0]
+        merger = ub[rng.choice(people)] if state == "merged" else None
+        assignees = [ub[u] for u in rng.sample(people, min(len(people), rng.choice([0, 1, 1])))]
+        draft = state == "opened" and rng.random() < 0.2
+        source = branches[1 + iid % (len(branches) - 1)] if len(branches) > 1 else f"feature/{iid}"
+        estimate = rng.choice([0, 0, 3600])
+        return {
+            "id": id_,
+            "iid": iid,
+            "project_id": pid,
+            "title": f"Draft: {title}" if draft else title,
+            "description": _markdown(rng, title),
+            "state": state,
+            "imported": False,
+            "imported_from": "none",
+            "merged_by": merger,
+            "merge_user": merger,
+            "merged_at": db_time(updated) if state == "merged" else None,
+            "merge_after": None,
+            "prepared_at": db_time(created + 5),
+            "closed_by": ub[rng.choice(people)] if state == "closed" else None,
+            "closed_at": db_time(updated) if state == "closed" else None,
+            "created_at": db_time(created),
+            "updated_at": db_time(updated),
+            "target_branch": "main",
+            "source_branch": source,
+            "upvotes": rng.randrange(3),
+            "downvotes": 0,
+            "author": ub[rng.choice(people)],
+            "assignee": assignees[0] if assignees else None,
+            "assignees": assignees,
+            "reviewers": [ub[u] for u in rng.sample(people, min(len(people), rng.choice([0, 1])))],
+            "source_project_id": pid,
+            "target_project_id": pid,
+            "labels": sorted(rng.sample(label_names, min(len(label_names), rng.randint(0, 2)))),
+            "draft": draft,
+            "work_in_progress": draft,
+            "milestone": rng.choice(milestones) if milestones and rng.random() < 0.4 else None,
+            "merge_when_pipeline_succeeds": False,
+            "merge_status": "can_be_merged" if state == "opened" else "unchecked",
+            "detailed_merge_status": "mergeable" if state == "opened" else "not_open",
+            "sha": None,
+            "merge_commit_sha": _sha(pid, "merge", iid) if state == "merged" else None,
+            "squash_commit_sha": None,
+            "user_notes_count": 0,
+            "discussion_locked": None,
+            "should_remove_source_branch": None,
+            "force_remove_source_branch": True,
+            "allow_collaboration": False,
+            "allow_maintainer_to_push": False,
+            "web_url": f"{web}/-/merge_requests/{iid}",
+            "references": {"short": f"!{iid}", "relative": f"!{iid}", "full": f"{full}!{iid}"},
+            "time_stats": {
+                "time_estimate": estimate,
+                "total_time_spent": 0,
+                "human_time_estimate": "1h" if estimate else None,
+                "human_total_time_spent": None,
+            },
+            "squash": False,
+            "squash_on_merge": False,
+            "task_completion_status": {"count": 0, "completed_count": 0},
+            "has_conflicts": False,
+            "blocking_discussions_resolved": True,
+            "approvals_before_merge": None,
+        }
+
+    def _approvals(self, mr: Record, approvers: list[int], web: str) -> Record:
+        approved_by = [{"user": self.user_basic[u], "approved_at": mr["updated_at"]} for u in approvers]
+        return {
+            "id": mr["id"],
+            "iid": mr["iid"],
+            "project_id": mr["project_id"],
+            "title": mr["title"],
+            "description": mr["description"],
+            "state": mr["state"],
+            "created_at": mr["created_at"],
+            "updated_at": mr["updated_at"],
+            "merge_status": mr["merge_status"],
+            "approved": bool(approved_by),
+            "approvals_required": 1,
+            "approvals_left": 0 if approved_by else 1,
+            "require_password_to_approve": False,
+            "approved_by": approved_by,
+            "suggested_approvers": [],
+            "approvers": [],
+            "approver_groups": [],
+            "user_has_approved": False,
+            "user_can_approve": True,
+            "approval_rules_left": [],
+            "has_approval_rules": False,
+            "merge_request_approvers_available": True,
+            "multiple_approval_rules_available": True,
+            "invalid_approvers_rules": [],
+        }
+
+    def _note(
+        self, rng: random.Random, note_id: int, parent: Record, kind: str, when: float, people: list[int]
+    ) -> Record:
+        system = rng.random() < 0.2
+        body = (
+            rng.choice(["changed the description", "added ~bug label", "assigned to @root", "mentioned in !3"])
+            if system
+            else f"{_sentence(rng)}. Could you check `{rng.choice(W.NOUNS)}`?"
+        )
+        edited = when + (rng.random() * 3600 if rng.random() < 0.1 else 0)
+        return {
+            "id": note_id,
+            "type": None if system or rng.random() < 0.7 else "DiscussionNote",
+            "body": body,
+            "attachment": None,
+            "author": self.user_basic[rng.choice(people)],
+            "created_at": db_time(when),
+            "updated_at": db_time(min(edited, parse_time(parent["updated_at"]) or edited)),
+            "system": system,
+            "noteable_id": parent["id"],
+            "noteable_type": kind,
+            "project_id": parent["project_id"],
+            "resolvable": False,
+            "confidential": False,
+            "internal": False,
+            "imported": False,
+            "imported_from": "none",
+            "noteable_iid": parent["iid"],
+            "commands_changes": {},
+        }
+
+    def _detailed_status(self, status: str, path: str) -> Record:
+        text = {
+            "success": "Passed",
+            "failed": "Failed",
+            "canceled": "Canceled",
+            "running": "Running",
+            "skipped": "Skipped",
+            "manual": "Manual",
+            "created": "Created",
+            "pending": "Pending",
+        }.get(status, status)
+        return {
+            "icon": f"status_{status}",
+            "text": text,
+            "label": text.lower(),
+            "group": status,
+            "tooltip": text.lower(),
+            "has_details": True,
+            "details_path": path,
+            "illustration": None,
+            "favicon": f"/assets/ci_favicons/favicon_status_{status}.png",
+        }
+
+    def _job(
+        self,
+        rng: random.Random,
+        job_id: int,
+        name: str,
+        stage: str,
+        status: str,
+        ref: str,
+        commit: Record | None,
+        pipeline: Record,
+        created: float,
+        started: float,
+        finished: float | None,
+        user: Record,
+        web: str,
+    ) -> Record:
+        duration = round(finished - started, 3) if finished else None
+        has_artifacts = status == "success" and stage == "build"
+        return {
+            "id": job_id,
+            "name": name,
+            "status": status,
+            "stage": stage,
+            "ref": ref,
+            "tag": False,
+            "coverage": None,
+            "allow_failure": stage == "deploy" and rng.random() < 0.2,
+            "archived": False,
+            "source": pipeline["source"],
+            "created_at": db_time(created),
+            "started_at": db_time(started),
+            "finished_at": db_time(finished) if finished else None,
+            "erased_at": None,
+            "duration": duration,
+            "queued_duration": round(rng.uniform(0.1, 30), 3),
+            "commit": {
+                key: commit[key]
+                for key in (
+                    "id",
+                    "short_id",
+                    "created_at",
+                    "parent_ids",
+                    "title",
+                    "message",
+                    "author_name",
+                    "author_email",
+                    "authored_date",
+                    "committer_name",
+                    "committer_email",
+                    "committed_date",
+                    "trailers",
+                    "extended_trailers",
+                    "web_url",
+                )
+            }
+            if commit
+            else None,
+            "pipeline": {
+                "id": pipeline["id"],
+                "iid": pipeline["iid"],
+                "project_id": pipeline["project_id"],
+                "ref": pipeline["ref"],
+                "sha": pipeline["sha"],
+                "status": pipeline["status"],
+                "source": pipeline["source"],
+                "created_at": pipeline["created_at"],
+                "updated_at": pipeline["updated_at"],
+                "web_url": pipeline["web_url"],
+            },
+            "artifacts_file": {"filename": "artifacts.zip", "size": 1000 + job_id % 5000} if has_artifacts else None,
+            "artifacts": [
+                {
+                    "file_type": "archive",
+                    "size": 1000 + job_id % 5000,
+                    "filename": "artifacts.zip",
+                    "file_format": "zip",
+                }
+            ]
+            if has_artifacts
+            else [],
+            "artifacts_expire_at": db_time(created + 30 * DAY) if has_artifacts else None,
+            "tag_list": ["docker", "linux"],
+            "runner": {
+                "id": 32,
+                "description": "shared-runner-1",
+                "ip_address": None,
+                "active": True,
+                "paused": False,
+                "is_shared": True,
+                "runner_type": "instance_type",
+                "name": "gitlab-runner",
+                "online": True,
+                "status": "online",
+            }
+            if finished
+            else None,
+            "runner_manager": None,
+            "failure_reason": "script_failure" if status == "failed" else None,
+            "web_url": f"{web}/-/jobs/{job_id}",
+            "project": {"ci_job_token_scope_enabled": False},
+            "user": user,
+        }
+
+    def _deployment(
+        self,
+        rng: random.Random,
+        dep_id: int,
+        iid: int,
+        created: float,
+        updated: float,
+        status: str,
+        env: Record | None,
+        job: Record | None,
+        d: ProjectData,
+        people: list[int],
+    ) -> Record:
+        deployable = None
+        if job is not None:
+            pipeline = d.pipeline_by_id[job["pipeline"]["id"]]
+            deployable = {
+                **{
+                    key: job[key]
+                    for key in (
+                        "id",
+                        "name",
+                        "stage",
+                        "status",
+                        "ref",
+                        "tag",
+                        "coverage",
+                        "created_at",
+                        "started_at",
+                        "finished_at",
+                        "commit",
+                        "runner",
+                        "project",
+                        "user",
+                        "web_url",
+                    )
+                },
+                "pipeline": {
+                    key: pipeline[key]
+                    for key in (
+                        "id",
+                        "iid",
+                        "project_id",
+                        "ref",
+                        "sha",
+                        "status",
+                        "source",
+                        "created_at",
+                        "updated_at",
+                        "web_url",
+                    )
+                },
+            }
+        sha = job["commit"]["id"] if job and job["commit"] else (d.commits[0]["id"] if d.commits else "0" * 40)
+        return {
+            "id": dep_id,
+            "iid": iid,
+            "ref": job["ref"] if job else "main",
+            "sha": sha,
+            "created_at": db_time(created),
+            "updated_at": db_time(updated),
+            "status": status,
+            "user": self.user_basic[rng.choice(people)],
+            "environment": {"id": env["id"], "name": env["name"], "external_url": env["external_url"]} if env else None,
+            "deployable": deployable,
+        }
+
+    def _event(
+        self, rng: random.Random, eid: int, pid: int, created: float, people: list[int], d: ProjectData
+    ) -> Record:
+        uid = rng.choice(people)
+        author = self.user_basic[uid]
+        kind = rng.choice(["pushed to", "opened", "closed", "commented on", "accepted"])
+        target_type = target_id = target_iid = target_title = None
+        extra: Record = {}
+        if kind == "pushed to" or not (d.issues or d.merge_requests):
+            kind = "pushed to"
+            head = d.commits[rng.randrange(len(d.commits))] if d.commits else None
+            extra["push_data"] = {
+                "commit_count": rng.randint(1, 5),
+                "action": "pushed",
+                "ref_type": "branch",
+                "commit_from": head["parent_ids"][0] if head and head["parent_ids"] else None,
+                "commit_to": head["id"] if head else None,
+                "ref": "main",
+                "commit_title": head["title"] if head else "",
+                "ref_count": None,
+            }
+        elif kind in ("opened", "closed") and d.issues:
+            target = rng.choice(d.issues)
+            target_type, target_id, target_iid, target_title = "Issue", target["id"], target["iid"], target["title"]
+        elif kind == "accepted" and d.merge_requests:
+            target = rng.choice(d.merge_requests)
+            target_type, target_id = "MergeRequest", target["id"]
+            target_iid, target_title = target["iid"], target["title"]
+        else:
+            kind = "commented on"
+            target = rng.choice(d.issues or d.merge_requests)
+            target_type, target_iid, target_title = "Note", target["iid"], target["title"]
+            target_id = 9_000_000 + eid
+            extra["note"] = {
+                "id": target_id,
+                "body": _sentence(rng),
+                "attachment": None,
+                "author": author,
+                "created_at": db_time(created),
+                "system": False,
+                "noteable_id": target["id"],
+                "noteable_type": "Issue" if "closed_by" in target and "merge_user" not in target else "MergeRequest",
+                "noteable_iid": target["iid"],
+            }
+        return {
+            "id": eid,
+            "title": None,
+            "project_id": pid,
+            "action_name": kind,
+            "target_id": target_id,
+            "target_iid": target_iid,
+            "target_type": target_type,
+            "author_id": uid,
+            "target_title": target_title,
+            "created_at": db_time(created),
+            "author": author,
+            "author_username": author["username"],
+            "imported": False,
+            "imported_from": "none",
+            **extra,
+        }
+
+    def _vulnerability(
+        self, rng: random.Random, vid: int, project: Record, created: float, updated: float, people: list[int]
+    ) -> Record:
+        state = rng.choice(["detected", "confirmed", "resolved", "dismissed"])
+        severity = rng.choice(["critical", "high", "medium", "low", "info", "unknown"])
+        return {
+            "id": vid,
+            "title": f"{rng.choice(['SQL injection', 'XSS', 'Outdated dependency', 'Weak hash'])} in "
+            f"{rng.choice(W.NOUNS)}",
+            "description": _sentence(rng),
+            "state": state,
+            "severity": severity,
+            "confidence": "unknown",
+            "report_type": rng.choice(["sast", "dependency_scanning", "secret_detection", "container_scanning"]),
+            "project": {
+                "id": project["id"],
+                "name": project["name"],
+                "full_path": project["path_with_namespace"],
+                "full_name": project["name_with_namespace"],
+            },
+            "project_default_branch": "main",
+            "author_id": rng.choice(people),
+            "updated_by_id": None,
+            "last_edited_by_id": None,
+            "closed_by_id": None,
+            "start_date": None,
+            "due_date": None,
+            "created_at": db_time(created),
+            "updated_at": db_time(updated),
+            "last_edited_at": None,
+            "closed_at": None,
+            "resolved_by_id": None,
+            "resolved_at": db_time(updated) if state == "resolved" else None,
+            "resolved_on_default_branch": state == "resolved",
+            "dismissed_by_id": None,
+            "dismissed_at": db_time(updated) if state == "dismissed" else None,
+            "confirmed_by_id": None,
+            "confirmed_at": db_time(updated) if state == "confirmed" else None,
+            "state_transitions": [],
+        }
+
+    # -- lookups used by the server ----------------------------------------------------------------------------
+    def find_project(self, ref: str) -> tuple[int | None, bool]:
+        """(project id, redirected) for a numeric id or full path; (None, False) when unknown or deleted."""
+        if ref.isdigit():
+            pid = int(ref)
+            return (pid, False) if pid in self.projects and pid not in self.deleted else (None, False)
+        low = ref.lower()
+        for pid, project in self.projects.items():
+            if pid not in self.deleted and project["path_with_namespace"].lower() == low:
+                return pid, False
+        pid = self.redirects.get(low)
+        if pid is not None and pid not in self.deleted:
+            return pid, True
+        return None, False
+
+    def find_group(self, ref: str) -> int | None:
+        if ref.isdigit():
+            return int(ref) if int(ref) in self.groups else None
+        low = ref.lower()
+        return next((gid for gid, g in self.groups.items() if g["full_path"].lower() == low), None)
+
+    def live_projects(self) -> list[int]:
+        return [pid for pid in self.projects if pid not in self.deleted]
+
+    def group_project_ids(self, gid: int, *, include_subgroups: bool, with_shared: bool) -> list[int]:
+        groups = [gid, *self.descendants(gid)] if include_subgroups else [gid]
+        pids = [pid for g in groups for pid in self.namespace_projects.get(g, [])]
+        if with_shared:
+            pids += [pid for g in groups for pid in self.shared_into.get(g, [])]
+        seen: set[int] = set()
+        return [p for p in pids if p not in self.deleted and not (p in seen or seen.add(p))]  # type: ignore[func-returns-value]
+
+    def project_users(self, pid: int) -> list[Record]:
+        """Users with access to a project: its members and those of its ancestor groups (basic shape)."""
+        d = self.data(pid)
+        ids = {m["id"] for m in d.members}
+        for g in self.ancestors(self.projects[pid]["namespace"]["id"]):
+            ids.update(m["id"] for m in self.group_data[g].members)
+        return [self.user_basic[u] for u in sorted(ids)]
+
+    def epic_issue_records(self, gid: int, epic: Record) -> list[Record]:
+        out = []
+        for pid, iid, link_id, position in self.group_data[gid].epic_links.get(epic["id"], []):
+            if pid in self.deleted:
+                continue
+            issue = self.data(pid).issue_by_iid.get(iid)
+            if issue is not None:
+                out.append({**issue, "epic_issue_id": link_id, "relative_position": position})
+        return out
+
+    def project_statistics(self, pid: int) -> Record:
+        plan = self.plans[pid]
+        size = 1_000_000 + plan.counts["commits"] * 4096
+        return {
+            "commit_count": plan.counts["commits"],
+            "storage_size": size + 2048,
+            "repository_size": size,
+            "wiki_size": 2048,
+            "lfs_objects_size": 0,
+            "job_artifacts_size": 0,
+            "pipeline_artifacts_size": 0,
+            "packages_size": 0,
+            "snippets_size": 0,
+            "uploads_size": 0,
+            "container_registry_size": 0,
+        }
+
+    def counts(self) -> dict[str, int]:
+        """Planned record counts per kind (without generating any project)."""
+        totals: dict[str, int] = {}
+        for pid in self.live_projects():
+            for kind, value in self.plans[pid].counts.items():
+                totals[kind] = totals.get(kind, 0) + value
+        totals["projects"] = len(self.live_projects())
+        totals["groups"] = len(self.groups)
+        totals["site_users"] = len(self.users)
+        for kind in ("members", "labels", "milestones", "boards", "epics", "variables"):
+            totals[f"group_{kind}"] = sum(len(getattr(g, kind)) for g in self.group_data.values())
+        totals["epic_issues_links"] = sum(len(v) for g in self.group_data.values() for v in g.epic_links.values())
+        return totals
+
+    def total_records(self) -> int:
+        return sum(v for k, v in self.counts().items() if k not in ("epic_issues_links",))
+
+    # -- what a correct extractor emits --------------------------------------------------------------------------
+    def expected(
+        self,
+        stream: str,
+        groups: t.Sequence[str | int] | None = None,
+        projects: t.Sequence[str | int] | None = None,
+        include_archived: bool = True,
+        start_date: str | None = None,
+        all_branches: bool = False,
+    ) -> list[Record]:
+        from tests.gitlab_sim.expected import expected_records
+
+        with self.lock:
+            return expected_records(self, stream, groups, projects, include_archived, start_date, all_branches)
+
+    # -- mutations (tests change the instance while the server runs) --------------------------------------------
+    def _new_id(self, kind: str) -> int:
+        value = self._next_ids.get(kind, 10_000_000)
+        self._next_ids[kind] = value + 1
+        return value
+
+    def _touch(self, record: Record, **fields: t.Any) -> Record:
+        record.update(fields)
+        record["updated_at"] = self._tick()
+        return record
+
+    def create_issue(self, project_id: int, **fields: t.Any) -> Record:
+        with self.lock:
+            d = self.data(project_id)
+            project = self.projects[project_id]
+            iid = max(d.issue_by_iid, default=0) + 1
+            rng = self._mutation_rng
+            now = self._tick()
+            members = [m["id"] for m in d.members] or [1]
+            issue = self._issue(
+                rng,
+                project_id,
+                self._new_id("issues"),
+                iid,
+                parse_time(now) or NOW_EPOCH,
+                parse_time(now) or NOW_EPOCH,
+                members,
+                [],
+                [],
+                project["path_with_namespace"],
+                project["web_url"],
+            )
+            issue.update(state="opened", closed_at=None, closed_by=None, created_at=now, updated_at=now)
+            issue.update(fields)
+            d.issues.append(issue)
+            d.issue_by_iid[iid] = issue
+            d.issue_notes[iid] = []
+            return issue
+
+    def update_issue(self, project_id: int, iid: int, **fields: t.Any) -> Record:
+        with self.lock:
+            return self._touch(self.data(project_id).issue_by_iid[iid], **fields)
+
+    def add_issue_note(self, project_id: int, iid: int, **fields: t.Any) -> Record:
+        with self.lock:
+            d = self.data(project_id)
+            issue = d.issue_by_iid[iid]
+            now = self._tick()
+            note = self._note(
+                self._mutation_rng,
+                self._new_id("notes"),
+                issue,
+                "Issue",
+                parse_time(now) or 0,
+                [m["id"] for m in d.members] or [1],
+            )
+            note.update(system=False, created_at=now, updated_at=now, **fields)
+            d.issue_notes[iid].append(note)
+            issue["user_notes_count"] += 1
+            issue["updated_at"] = now
+            return note
+
+    def create_merge_request(self, project_id: int, **fields: t.Any) -> Record:
+        with self.lock:
+            d = self.data(project_id)
+            project = self.projects[project_id]
+            iid = max(d.mr_by_iid, default=0) + 1
+            now = self._tick()
+            epoch = parse_time(now) or NOW_EPOCH
+            members = [m["id"] for m in d.members] or [1]
+            mr = self._merge_request(
+                self._mutation_rng,
+                project_id,
+                self._new_id("merge_requests"),
+                iid,
+                epoch,
+                epoch,
+                members,
+                [],
+                [],
+                project["path_with_namespace"],
+                project["web_url"],
+                [b["name"] for b in d.branches],
+            )
+            mr.update(
+                state="opened",
+                merged_by=None,
+                merge_user=None,
+                merged_at=None,
+                closed_at=None,
+                closed_by=None,
+                merge_commit_sha=None,
+                created_at=now,
+                updated_at=now,
+            )
+            mr.update(fields)
+            d.merge_requests.append(mr)
+            d.mr_by_iid[iid] = mr
+            d.mr_commits[iid] = []
+            d.mr_notes[iid] = []
+            d.mr_approvals[iid] = self._approvals(mr, [], project["web_url"])
+            return mr
+
+    def update_merge_request(self, project_id: int, iid: int, **fields: t.Any) -> Record:
+        with self.lock:
+            d = self.data(project_id)
+            mr = self._touch(d.mr_by_iid[iid], **fields)
+            d.mr_approvals[iid].update(updated_at=mr["updated_at"], state=mr["state"], title=mr["title"])
+            return mr
+
+    def add_merge_request_commit(self, project_id: int, iid: int, **fields: t.Any) -> Record:
+        with self.lock:
+            d = self.data(project_id)
+            mr = d.mr_by_iid[iid]
+            commits = d.mr_commits[iid]
+            now = self._tick()
+            sha = _sha(self.seed, project_id, "mr", iid, "new", len(commits), self.version)
+            parent = commits[0]["id"] if commits else None
+            c = self._commit(
+                self._mutation_rng,
+                sha,
+                parent,
+                parse_time(now) or NOW_EPOCH,
+                0,
+                self.projects[project_id]["web_url"],
+                None,
+            )
+            c.update(fields)
+            commits.insert(0, c)
+            mr["sha"] = sha
+            mr["updated_at"] = now
+            d.mr_approvals[iid]["updated_at"] = now
+            return c
+
+    def approve_merge_request(self, project_id: int, iid: int, user_id: int | None = None) -> Record:
+        with self.lock:
+            d = self.data(project_id)
+            mr = d.mr_by_iid[iid]
+            now = self._tick()
+            approvals = d.mr_approvals[iid]
+            uid = user_id or next(
+                (m["id"] for m in d.members if all(a["user"]["id"] != m["id"] for a in approvals["approved_by"])), 1
+            )
+            approvals["approved_by"].append({"user": self.user_basic[uid], "approved_at": now})
+            approvals.update(approved=True, approvals_left=0, updated_at=now)
+            mr["updated_at"] = now
+            return approvals
+
+    def create_pipeline(self, project_id: int, **fields: t.Any) -> Record:
+        with self.lock:
+            d = self.data(project_id)
+            project = self.projects[project_id]
+            now = self._tick()
+            pl_id = self._new_id("pipelines")
+            head = d.commits[0] if d.commits else None
+            pipeline = {
+                "id": pl_id,
+                "iid": len(d.pipelines) + 1,
+                "project_id": project_id,
+                "status": "created",
+                "source": "push",
+                "ref": "main",
+                "sha": head["id"] if head else "0" * 40,
+                "name": None,
+                "web_url": f"{project['web_url']}/-/pipelines/{pl_id}",
+                "created_at": now,
+                "updated_at": now,
+                "before_sha": "0" * 40,
+                "tag": False,
+                "yaml_errors": None,
+                "user": self.user_basic[1],
+                "started_at": None,
+                "finished_at": None,
+                "committed_at": head["committed_date"] if head else None,
+                "duration": None,
+                "queued_duration": None,
+                "coverage": None,
+                "detailed_status": self._detailed_status(
+                    "created", f"/{project['path_with_namespace']}/-/pipelines/{pl_id}"
+                ),
+                "archived": False,
+            }
+            pipeline.update(fields)
+            d.pipelines.append(pipeline)
+            d.pipeline_by_id[pl_id] = pipeline
+            d.jobs_by_pipeline[pl_id] = []
+            return pipeline
+
+    def update_pipeline(self, project_id: int, pipeline_id: int, **fields: t.Any) -> Record:
+        with self.lock:
+            return self._touch(self.data(project_id).pipeline_by_id[pipeline_id], **fields)
+
+    def add_job(self, project_id: int, pipeline_id: int, **fields: t.Any) -> Record:
+        with self.lock:
+            d = self.data(project_id)
+            pipeline = d.pipeline_by_id[pipeline_id]
+            now = self._tick()
+            epoch = parse_time(now) or NOW_EPOCH
+            commit = next((c for c in d.commits if c["id"] == pipeline["sha"]), None)
+            job = self._job(
+                self._mutation_rng,
+                self._new_id("jobs"),
+                fields.pop("name", "test"),
+                "test",
+                "pending",
+                pipeline["ref"],
+                commit,
+                pipeline,
+                epoch,
+                epoch,
+                None,
+                pipeline["user"],
+                self.projects[project_id]["web_url"],
+            )
+            job.update(fields)
+            d.jobs.insert(0, job)
+            d.jobs_by_pipeline[pipeline_id].insert(0, job)
+            pipeline["updated_at"] = now
+            job["pipeline"]["updated_at"] = now
+            return job
+
+    def update_epic(self, group_id: int, iid: int, **fields: t.Any) -> Record:
+        with self.lock:
+            epic = next(e for e in self.group_data[group_id].epics if e["iid"] == iid)
+            return self._touch(epic, **fields)
+
+    def update_milestone(self, *ids: int, **fields: t.Any) -> Record:
+        """`update_milestone(milestone_id, ...)` or `update_milestone(project_or_group_id, milestone_id, ...)`."""
+        milestone_id = ids[-1]
+        with self.lock:
+            for g in self.group_data.values():
+                for m in g.milestones:
+                    if m["id"] == milestone_id:
+                        return self._touch(m, **fields)
+            candidates = [ids[0]] if len(ids) > 1 and ids[0] in self.projects else self.live_projects()
+            for pid in candidates:
+                for m in self.data(pid).milestones:
+                    if m["id"] == milestone_id:
+                        return self._touch(m, **fields)
+        raise KeyError(milestone_id)
+
+    def create_deployment(self, project_id: int, **fields: t.Any) -> Record:
+        with self.lock:
+            d = self.data(project_id)
+            now = self._tick()
+            epoch = parse_time(now) or NOW_EPOCH
+            env = d.environments[0] if d.environments else None
+            dep = self._deployment(
+                self._mutation_rng,
+                self._new_id("deployments"),
+                len(d.deployments) + 1,
+                epoch,
+                epoch,
+                "created",
+                env,
+                None,
+                d,
+                [1],
+            )
+            dep.update(created_at=now, updated_at=now, **fields)
+            d.deployments.append(dep)
+            return dep
+
+    def delete_project(self, project_id: int) -> None:
+        with self.lock:
+            self.deleted.add(project_id)
+            self.version += 1
+
+    def rename_project(self, project_id: int, new_path: str) -> Record:
+        """Move a project to a new path in its namespace; the old path answers 301 (§1 "Moved project paths")."""
+        with self.lock:
+            project = self.projects[project_id]
+            self.redirects[project["path_with_namespace"].lower()] = project_id
+            namespace = project["namespace"]["full_path"]
+            full = f"{namespace}/{new_path}"
+            self.redirects.pop(full.lower(), None)
+            web = f"{WEB}/{full}"
+            project.update(
+                path=new_path,
+                path_with_namespace=full,
+                web_url=web,
+                http_url_to_repo=f"{web}.git",
+                ssh_url_to_repo=f"git@gitlab.example.com:{full}.git",
+                readme_url=f"{web}/-/blob/main/README.md",
+            )
+            project["updated_at"] = self._tick()
+            return project
+
+    def forbid(self, project_id: int, feature: str) -> None:
+        with self.lock:
+            self.forbidden.add((project_id, feature))
+            self.version += 1
+
+
+def normalized(text: str | None) -> str | None:
+    return norm_time(text)

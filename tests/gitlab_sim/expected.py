@@ -1,0 +1,225 @@
+"""`Dataset.expected(stream)`: the records a correct extractor of each tap stream emits for a configured scope.
+
+Each record is GitLab's object (as the server serves it for the tap's request) plus the ids the tap adds.
+Partitions GitLab refuses (a feature disabled or forbidden in a project, epics without a licence,
+vulnerabilities without Ultimate) are left out, as the tap skips them.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from tests.gitlab_sim.util import norm_time
+
+if t.TYPE_CHECKING:
+    from tests.gitlab_sim.dataset import Dataset
+
+Record = dict[str, t.Any]
+
+PIPELINE_LIST_KEYS = (
+    "id",
+    "iid",
+    "project_id",
+    "status",
+    "source",
+    "ref",
+    "sha",
+    "name",
+    "web_url",
+    "created_at",
+    "updated_at",
+)
+
+GROUP_STREAMS = {
+    "groups",
+    "group_members",
+    "group_labels",
+    "group_milestones",
+    "group_issue_boards",
+    "epics",
+    "epic_issues",
+    "group_variables",
+}
+PROJECT_STREAMS = {
+    "projects",
+    "project_members",
+    "project_labels",
+    "project_milestones",
+    "users",
+    "environments",
+    "languages",
+    "events",
+    "project_variables",
+    "vulnerabilities",
+    "issues",
+    "issue_notes",
+    "merge_requests",
+    "merge_request_commits",
+    "merge_request_notes",
+    "merge_request_approvals",
+    "branches",
+    "tags",
+    "releases",
+    "commits",
+    "pipelines",
+    "pipelines_extended",
+    "jobs",
+    "deployments",
+}
+
+
+def pipeline_list_shape(pipeline: Record) -> Record:
+    return {key: pipeline[key] for key in PIPELINE_LIST_KEYS}
+
+
+def resolve_scope(
+    ds: Dataset, groups: t.Sequence[str | int] | None, projects: t.Sequence[str | int] | None, include_archived: bool
+) -> tuple[list[int], list[int]]:
+    """(group ids, project ids) as the tap resolves them (scope.py semantics, DESIGN.md "Selection")."""
+    if not groups and not projects:
+        group_ids = list(ds.groups)
+        project_ids = ds.live_projects()
+    else:
+        group_ids, project_ids = [], []
+        for ref in groups or []:
+            gid = ds.find_group(str(ref))
+            if gid is None:
+                raise KeyError(f"unknown group {ref!r}")
+            for g in [gid, *ds.descendants(gid)]:
+                if g not in group_ids:
+                    group_ids.append(g)
+            for pid in ds.group_project_ids(gid, include_subgroups=True, with_shared=False):
+                if pid not in project_ids:
+                    project_ids.append(pid)
+        for ref in projects or []:
+            pid, _ = ds.find_project(str(ref))
+            if pid is None:
+                raise KeyError(f"unknown project {ref!r}")
+            if pid not in project_ids:
+                project_ids.append(pid)
+    if not include_archived:
+        project_ids = [pid for pid in project_ids if not ds.projects[pid]["archived"]]
+    return sorted(group_ids), sorted(project_ids)
+
+
+def expected_records(
+    ds: Dataset,
+    stream: str,
+    groups: t.Sequence[str | int] | None,
+    projects: t.Sequence[str | int] | None,
+    include_archived: bool,
+    start_date: str | None,
+    all_branches: bool,
+) -> list[Record]:
+    from tests.gitlab_sim.dataset import STREAM_FEATURE
+
+    group_ids, project_ids = resolve_scope(ds, groups, projects, include_archived)
+    since = norm_time(start_date) if start_date else None
+
+    def recent(value: str | None) -> bool:
+        return since is None or (value is not None and (norm_time(value) or "") >= since)
+
+    out: list[Record] = []
+    if stream == "site_users":
+        return [dict(user) for user in ds.users]
+    if stream in GROUP_STREAMS:
+        for gid in group_ids:
+            g = ds.group_data[gid]
+            if stream == "groups":
+                out.append(dict(ds.groups[gid]))
+            elif stream == "group_members":
+                out += [{**m, "group_id": gid} for m in g.members]
+            elif stream == "group_labels":
+                out += [{**lab, "group_id": gid} for lab in g.labels]
+            elif stream == "group_milestones":
+                out += [{**m} for m in g.milestones if recent(m["updated_at"])]
+            elif stream == "group_issue_boards":
+                out += [{**b, "group_id": gid} for b in g.boards]
+            elif stream == "group_variables":
+                out += [{**v, "group_id": gid} for v in g.variables]
+            elif stream in ("epics", "epic_issues") and gid in ds.epics_licensed:
+                for epic in g.epics:
+                    if not recent(epic["updated_at"]):
+                        continue
+                    if stream == "epics":
+                        out.append(dict(epic))
+                    else:
+                        out += [
+                            {**issue, "group_id": gid, "epic_id": epic["id"], "epic_iid": epic["iid"]}
+                            for issue in ds.epic_issue_records(gid, epic)
+                        ]
+        return out
+    if stream not in PROJECT_STREAMS:
+        raise KeyError(f"unknown stream {stream!r}")
+    feature = STREAM_FEATURE.get(stream)
+    for pid in project_ids:
+        project = ds.projects[pid]
+        if stream == "projects":
+            out.append({**project, "statistics": ds.project_statistics(pid)})
+            continue
+        if feature and (pid, feature) in ds.forbidden:
+            continue
+        if stream == "vulnerabilities" and ds.top_group_of(project["namespace"]["id"]) not in ds.ultimate:
+            continue
+        d = ds.data(pid)
+        ids = {"project_id": pid}
+        if stream == "project_members":
+            out += [{**m, **ids} for m in d.members]
+        elif stream == "project_labels":
+            out += [{**lab, **ids} for lab in d.labels]
+        elif stream == "project_milestones":
+            out += [dict(m) for m in d.milestones if recent(m["updated_at"])]
+        elif stream == "users":
+            out += [{**u, **ids} for u in ds.project_users(pid)]
+        elif stream == "environments":
+            out += [{**e, **ids} for e in d.environments]
+        elif stream == "languages":
+            out += [{**ids, "name": name, "percent": float(pct)} for name, pct in d.languages.items()]
+        elif stream == "events":
+            out += [dict(e) for e in d.events if recent(e["created_at"])]
+        elif stream == "project_variables":
+            out += [{**v, **ids} for v in d.variables]
+        elif stream == "vulnerabilities":
+            out += [{**v, **ids} for v in d.vulnerabilities]
+        elif stream == "issues":
+            out += [dict(i) for i in d.issues if recent(i["updated_at"])]
+        elif stream == "issue_notes":
+            for issue in d.issues:
+                if recent(issue["updated_at"]):
+                    out += [{**n, **ids, "issue_iid": issue["iid"]} for n in d.issue_notes[issue["iid"]]]
+        elif stream in ("merge_requests", "merge_request_commits", "merge_request_notes", "merge_request_approvals"):
+            for mr in d.merge_requests:
+                if not recent(mr["updated_at"]):
+                    continue
+                extra = {**ids, "merge_request_iid": mr["iid"]}
+                if stream == "merge_requests":
+                    out.append(dict(mr))
+                elif stream == "merge_request_commits":
+                    out += [{**c, **extra} for c in d.mr_commits[mr["iid"]]]
+                elif stream == "merge_request_notes":
+                    out += [{**n, **extra} for n in d.mr_notes[mr["iid"]]]
+                else:
+                    out.append({**d.mr_approvals[mr["iid"]], **extra})
+        elif stream == "branches":
+            out += [{**b, **ids} for b in d.branches]
+        elif stream == "tags":
+            out += [{**tag, **ids} for tag in d.tags]
+        elif stream == "releases":
+            out += [{**r, **ids} for r in d.releases]
+        elif stream == "commits":
+            commits = list(d.commits)
+            if all_branches:
+                for own in d.branch_commits.values():
+                    commits += own
+            out += [{**c, "stats": d.commit_stats[c["id"]], **ids} for c in commits if recent(c["committed_date"])]
+        elif stream == "pipelines":
+            out += [pipeline_list_shape(p) for p in d.pipelines if recent(p["updated_at"])]
+        elif stream == "pipelines_extended":
+            out += [dict(p) for p in d.pipelines if recent(p["updated_at"])]
+        elif stream == "jobs":
+            for p in d.pipelines:
+                if recent(p["updated_at"]):
+                    out += [{**j, **ids, "pipeline_id": p["id"]} for j in d.jobs_by_pipeline[p["id"]]]
+        elif stream == "deployments":
+            out += [{**dep, **ids} for dep in d.deployments if recent(dep["updated_at"])]
+    return out

@@ -1,0 +1,1254 @@
+"""Endpoints: routing, filters, ordering and pagination, per gitlab-api-v4.md (cited as §n)."""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import typing as t
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from urllib.parse import quote, unquote
+
+from tests.gitlab_sim.expected import pipeline_list_shape
+from tests.gitlab_sim.util import DAY, date_only, db_time, parse_time
+
+if t.TYPE_CHECKING:
+    from tests.gitlab_sim.server import GitLabSimulator
+
+Record = dict[str, t.Any]
+OFFSET_CAP = 50_000  # §3.1 "Offset cap"
+COUNT_LIMIT = 10_000  # §3.1 "More than 10,000 records"
+
+SIMPLE_PROJECT_KEYS = (
+    "id",
+    "description",
+    "name",
+    "name_with_namespace",
+    "path",
+    "path_with_namespace",
+    "created_at",
+    "default_branch",
+    "tag_list",
+    "topics",
+    "ssh_url_to_repo",
+    "http_url_to_repo",
+    "web_url",
+    "readme_url",
+    "forks_count",
+    "avatar_url",
+    "star_count",
+    "last_activity_at",
+    "namespace",
+    "repository_storage",
+)
+SIMPLE_MR_KEYS = ("id", "iid", "project_id", "title", "description", "state", "created_at", "updated_at", "web_url")
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        body: t.Any,
+        headers: list[tuple[str, str]] | None = None,
+        content_type: str = "application/json",
+    ) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers or []
+        self.content_type = content_type
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, {"message": f"404 {what} Not Found"})
+
+
+def bad_request(reason: str) -> ApiError:
+    return ApiError(400, {"message": f"400 Bad request - {reason}"})
+
+
+def invalid(param: str) -> ApiError:
+    """Grape's parameter validation error (§1.1)."""
+    return ApiError(400, {"error": f"{param} does not have a valid value"})
+
+
+FORBIDDEN = ApiError(403, {"message": "403 Forbidden"})
+KEYSET_UNSUPPORTED = ApiError(405, {"error": "Keyset pagination is not yet available for this type of request"})
+
+
+@dataclass
+class Request:
+    method: str
+    path: str  # below /api/v4, percent-encoding kept
+    pairs: list[tuple[str, str]]
+    q: dict[str, str]
+    params: dict[str, str]
+    full_path: str
+
+    def arr(self, name: str) -> list[str]:
+        """An array parameter: `name[]=a&name[]=b`, or `name=a,b` / `name=a`."""
+        values = [v for k, v in self.pairs if k == f"{name}[]"]
+        if not values and self.q.get(name):
+            values = [v for v in self.q[name].split(",") if v]
+        return values
+
+    def flag(self, name: str, default: bool | None = None) -> bool | None:
+        value = self.q.get(name)
+        if value is None or value == "":
+            return default
+        low = value.lower()
+        if low in ("true", "1", "yes", "t"):
+            return True
+        if low in ("false", "0", "no", "f"):
+            return False
+        raise ApiError(400, {"error": f"{name} is invalid"})
+
+    def time(self, name: str) -> str | None:
+        value = self.q.get(name)
+        if value is None or value == "":
+            return None
+        epoch = parse_time(value)
+        if epoch is None:
+            raise ApiError(400, {"error": f"{name} is invalid"})
+        return db_time(epoch)
+
+
+@dataclass
+class Listing:
+    """A list answer before pagination. `records` is in final order."""
+
+    records: list[Record]
+    mode: str = "offset"  # "offset" | "commits" (no totals, next whenever the page is full)
+    cap_type: str | None = None  # the 405 offset cap applies, with this type name (§3.1)
+    keyset: str | None = None  # None | "id" (id_after/id_before) | "cursor"
+    order_field: str = "id"
+    sort: str = "desc"
+    transform: t.Callable[[Record], Record] | None = None
+    index: dict[int, int] | None = None
+
+
+@dataclass
+class Raw:
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    content_type: str = "text/plain"
+
+
+class _RouteTable:
+    def __init__(self, spec: list[tuple[str, str, str]]) -> None:
+        self.exact: dict[tuple[str, str], str] = {}
+        self.patterns: list[tuple[str, re.Pattern[str], str]] = []
+        for method, pattern, name in spec:
+            if "(" not in pattern:
+                self.exact[(method, pattern)] = name
+            else:
+                self.patterns.append((method, re.compile(f"^{pattern}$"), name))
+
+    def match(self, method: str, path: str) -> tuple[str, dict[str, str]] | None:
+        if method == "HEAD":
+            method = "GET"
+        name = self.exact.get((method, path))
+        if name:
+            return name, {}
+        for m, regex, name in self.patterns:
+            if m == method:
+                found = regex.match(path)
+                if found:
+                    return name, found.groupdict()
+        return None
+
+
+_ID = r"(?P<id>[^/]+)"
+_P = r"/projects/" + _ID
+_G = r"/groups/" + _ID
+ROUTES = _RouteTable(
+    [
+        ("GET", "/user", "user"),
+        ("GET", "/version", "version"),
+        ("GET", "/metadata", "version"),
+        ("GET", "/users", "users"),
+        ("GET", "/groups", "groups"),
+        ("GET", _G, "group"),
+        ("GET", _G + r"/(?P<kind>descendant_groups|subgroups)", "subgroups"),
+        ("GET", _G + "/projects", "group_projects"),
+        ("GET", _G + "/members", "group_members"),
+        ("GET", _G + "/labels", "group_labels"),
+        ("GET", _G + "/milestones", "group_milestones"),
+        ("GET", _G + "/boards", "group_boards"),
+        ("GET", _G + "/epics", "epics"),
+        ("GET", _G + r"/epics/(?P<iid>\d+)", "epic"),
+        ("GET", _G + r"/epics/(?P<iid>\d+)/issues", "epic_issues"),
+        ("GET", _G + "/variables", "group_variables"),
+        ("GET", _G + "/issues", "group_issues"),
+        ("GET", _G + "/merge_requests", "group_merge_requests"),
+        ("GET", "/projects", "projects"),
+        ("GET", _P, "project"),
+        ("GET", _P + "/members", "project_members"),
+        ("GET", _P + "/users", "project_users"),
+        ("GET", _P + "/labels", "project_labels"),
+        ("GET", _P + "/milestones", "project_milestones"),
+        ("GET", _P + "/issues", "project_issues"),
+        ("GET", _P + r"/issues/(?P<iid>\d+)", "project_issue"),
+        ("GET", _P + r"/issues/(?P<iid>\d+)/notes", "issue_notes"),
+        ("GET", _P + "/merge_requests", "project_merge_requests"),
+        ("GET", _P + r"/merge_requests/(?P<iid>\d+)", "merge_request"),
+        ("GET", _P + r"/merge_requests/(?P<iid>\d+)/commits", "merge_request_commits"),
+        ("GET", _P + r"/merge_requests/(?P<iid>\d+)/notes", "merge_request_notes"),
+        ("GET", _P + r"/merge_requests/(?P<iid>\d+)/approvals", "merge_request_approvals"),
+        ("GET", _P + "/repository/commits", "commits"),
+        ("GET", _P + "/repository/branches", "branches"),
+        ("GET", _P + "/repository/tags", "tags"),
+        ("GET", _P + "/releases", "releases"),
+        ("GET", _P + "/pipelines", "pipelines"),
+        ("GET", _P + r"/pipelines/(?P<pipeline>\d+)", "pipeline"),
+        ("GET", _P + r"/pipelines/(?P<pipeline>\d+)/jobs", "pipeline_jobs"),
+        ("GET", _P + "/jobs", "project_jobs"),
+        ("GET", _P + "/deployments", "deployments"),
+        ("GET", _P + "/environments", "environments"),
+        ("GET", _P + "/languages", "languages"),
+        ("GET", _P + "/events", "events"),
+        ("GET", _P + "/variables", "project_variables"),
+        ("GET", _P + "/vulnerabilities", "vulnerabilities"),
+    ]
+)
+
+# The project feature a route belongs to (sim.forbid(project, feature) -> 403 there).
+FEATURE_OF = {
+    "project_members": "members",
+    "project_users": "users",
+    "project_labels": "labels",
+    "project_milestones": "milestones",
+    "project_issues": "issues",
+    "project_issue": "issues",
+    "issue_notes": "issues",
+    "project_merge_requests": "merge_requests",
+    "merge_request": "merge_requests",
+    "merge_request_commits": "merge_requests",
+    "merge_request_notes": "merge_requests",
+    "merge_request_approvals": "merge_requests",
+    "commits": "repository",
+    "branches": "repository",
+    "tags": "repository",
+    "releases": "releases",
+    "pipelines": "pipelines",
+    "pipeline": "pipelines",
+    "pipeline_jobs": "pipelines",
+    "project_jobs": "jobs",
+    "deployments": "deployments",
+    "environments": "environments",
+    "languages": "languages",
+    "events": "events",
+    "project_variables": "variables",
+    "vulnerabilities": "vulnerabilities",
+}
+
+
+def _key(field_name: str) -> t.Callable[[Record], tuple[t.Any, ...]]:
+    def key(record: Record) -> tuple[t.Any, ...]:
+        value = record.get(field_name)
+        return (value is None, value if value is not None else "", record.get("id") or 0)
+
+    return key
+
+
+def order(records: list[Record], field_name: str, sort: str) -> list[Record]:
+    """Sort with GitLab's id tie-break in the same direction (§6.2 "Ordering adds an id tie-breaker")."""
+    return sorted(records, key=_key(field_name), reverse=sort == "desc")
+
+
+def window(records: list[Record], req: Request, field_name: str, after: str, before: str) -> list[Record]:
+    """Inclusive time window on a DB timestamp field (`>=`/`<=`, §3 cheat sheet, UpdatedAtFilterable)."""
+    low, high = req.time(after), req.time(before)
+    if low is None and high is None:
+        return records
+    return [r for r in records if (low is None or r[field_name] >= low) and (high is None or r[field_name] <= high)]
+
+
+def choice(req: Request, name: str, allowed: t.Sequence[str], default: str) -> str:
+    value = req.q.get(name) or default
+    if value not in allowed:
+        raise invalid(name)
+    return value
+
+
+def sort_param(req: Request, default: str) -> str:
+    return choice(req, "sort", ("asc", "desc"), default)
+
+
+class Routes:
+    """Endpoint handlers (`h_<route name>`) plus pagination and a listing cache keyed on the dataset version."""
+
+    def __init__(self, sim: GitLabSimulator) -> None:
+        self.sim = sim
+        self.ds = sim.dataset
+        self._cache: OrderedDict[tuple[t.Any, ...], tuple[int, Listing]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    # -- dispatch and caching ----------------------------------------------------------------------------------
+    def dispatch(self, name: str, req: Request) -> t.Any:
+        handler = getattr(self, f"h_{name}")
+        if name in _CACHEABLE:
+            skip = {"page", "per_page", "cursor"}
+            key = (
+                name,
+                tuple(sorted(req.params.items())),
+                tuple(sorted((k, v) for k, v in req.pairs if k not in skip)),
+            )
+            version = self.ds.version
+            with self._cache_lock:
+                hit = self._cache.get(key)
+                if hit is not None and hit[0] == version:
+                    self._cache.move_to_end(key)
+                    return hit[1]
+            with self.ds.lock:
+                result = handler(req)
+            if isinstance(result, Listing):
+                with self._cache_lock:
+                    self._cache[key] = (version, result)
+                    if len(self._cache) > 256:
+                        self._cache.popitem(last=False)
+            return result
+        with self.ds.lock:
+            return handler(req)
+
+    # -- pagination ----------------------------------------------------------------------------------------------
+    def paginate(self, req: Request, listing: Listing) -> tuple[list[Record], list[tuple[str, str]]]:
+        from tests.gitlab_sim.server import decode_cursor, encode_cursor, link_url
+
+        root = self.sim.link_root
+        per_page = _int(req.q.get("per_page"), 20)
+        per_page = 20 if per_page < 1 else min(per_page, 100)  # Kaminari: default 20, max 100, clamped (§3.1)
+        records = listing.records
+        tf = listing.transform or (lambda r: r)
+        if req.q.get("pagination") == "keyset" and listing.keyset:
+            start = 0
+            if listing.keyset == "cursor" and req.q.get("cursor"):
+                cursor = decode_cursor(req.q["cursor"])
+                if cursor is None or "id" not in cursor:
+                    raise ApiError(400, {"message": "400 Bad request - Invalid cursor value provided"})
+                start = self._cursor_start(listing, cursor)
+            items = records[start : start + per_page]
+            headers: list[tuple[str, str]] = []
+            if start + per_page < len(records) and items:
+                last = items[-1]
+                if listing.keyset == "id":
+                    name = "id_after" if listing.sort == "asc" else "id_before"
+                    url = link_url(root, req.path, req.pairs, {name: str(last["id"])}, drop=("page",))
+                else:
+                    cursor_data = {"id": str(last["id"]), "_kd": "n"}
+                    if listing.order_field != "id":
+                        cursor_data = {listing.order_field: last.get(listing.order_field), **cursor_data}
+                    url = link_url(root, req.path, req.pairs, {"cursor": encode_cursor(cursor_data)}, drop=("page",))
+                headers.append(("Link", f'<{url}>; rel="next"'))
+            return [tf(r) for r in items], headers
+        page = max(1, _int(req.q.get("page"), 1))
+        if listing.cap_type and page * per_page > OFFSET_CAP:
+            raise ApiError(
+                405,
+                {
+                    "error": f"Offset pagination has a maximum allowed offset of {OFFSET_CAP} for "
+                    f"requests that return objects of type {listing.cap_type}. Remaining "
+                    "records can be retrieved using keyset pagination."
+                },
+            )
+        start = (page - 1) * per_page
+        items = records[start : start + per_page]
+        total = len(records)
+        counted = listing.mode != "commits" and total <= COUNT_LIMIT
+        # Commits fake their total as offset + size + 1: a next page whenever this one is full (§3.1).
+        has_next = len(items) == per_page if listing.mode == "commits" else total > start + per_page
+        total_pages = max(1, math.ceil(total / per_page))
+        next_page = str(page + 1) if has_next else ""
+        prev_page = str(page - 1) if page > 1 else ""
+        links = []
+        pp = str(per_page)
+        if prev_page:
+            links.append(f'<{link_url(root, req.path, req.pairs, {"page": prev_page, "per_page": pp})}>; rel="prev"')
+        if next_page:
+            links.append(f'<{link_url(root, req.path, req.pairs, {"page": next_page, "per_page": pp})}>; rel="next"')
+        links.append(f'<{link_url(root, req.path, req.pairs, {"page": "1", "per_page": pp})}>; rel="first"')
+        if counted:
+            last = str(total_pages)
+            links.append(f'<{link_url(root, req.path, req.pairs, {"page": last, "per_page": pp})}>; rel="last"')
+        headers = [
+            ("X-Per-Page", pp),
+            ("X-Page", str(page)),
+            ("X-Next-Page", next_page),
+            ("X-Prev-Page", prev_page),
+            ("Link", ", ".join(links)),
+        ]
+        if counted:
+            headers += [("X-Total", str(total)), ("X-Total-Pages", str(total_pages))]
+        return [tf(r) for r in items], headers
+
+    def _cursor_start(self, listing: Listing, cursor: dict[str, t.Any]) -> int:
+        if listing.index is None:
+            listing.index = {r["id"]: i for i, r in enumerate(listing.records)}
+        try:
+            found = listing.index.get(int(cursor["id"]))
+        except (TypeError, ValueError):
+            found = None
+        if found is not None:
+            return found + 1
+        # The cursor's record is gone: continue after where it would sort.
+        key = (cursor.get(listing.order_field) if listing.order_field != "id" else None, int(cursor["id"]))
+        for i, r in enumerate(listing.records):
+            rk = (r.get(listing.order_field) if listing.order_field != "id" else None, r["id"])
+            if (rk > key) if listing.sort == "asc" else (rk < key):
+                return i
+        return len(listing.records)
+
+    # -- lookups ------------------------------------------------------------------------------------------------
+    def project(self, req: Request, feature: str | None = None) -> int:
+        ref = unquote(req.params["id"])
+        pid, redirected = self.ds.find_project(ref)
+        if pid is None:
+            raise not_found("Project")
+        if redirected:
+            # GitLab 16.7+: the old path answers 301 to the id URL (§1 "Moved project paths").
+            rest = req.path[len("/projects/" + req.params["id"]) :]
+            query = req.full_path.partition("?")[2]
+            location = f"{self.sim.link_root}/api/v4/projects/{pid}{rest}"
+            if req.pairs:
+                from urllib.parse import urlencode
+
+                location += "?" + (query or urlencode(req.pairs))
+            raise ApiError(
+                301,
+                f"This resource has been moved permanently to {location}.",
+                [("Location", location)],
+                content_type="text/plain",
+            )
+        if feature and (pid, feature) in self.ds.forbidden:
+            raise FORBIDDEN
+        return pid
+
+    def group(self, req: Request) -> int:
+        gid = self.ds.find_group(unquote(req.params["id"]))
+        if gid is None:
+            raise not_found("Group")
+        return gid
+
+    def _pfeature(self, req: Request, name: str) -> tuple[int, t.Any]:
+        pid = self.project(req, FEATURE_OF.get(name))
+        if name == "project_jobs" and (pid, "pipelines") in self.ds.forbidden:
+            raise FORBIDDEN
+        return pid, self.ds.data(pid)
+
+    # -- instance ---------------------------------------------------------------------------------------------
+    def h_user(self, req: Request) -> Record:
+        user = self.ds.users_by_id[1]
+        return {
+            **user,
+            "followers": 0,
+            "following": 0,
+            "is_followed": False,
+            "preferred_language": "en",
+            "scim_identities": [],
+            "two_factor_enabled": True,
+        }
+
+    def h_version(self, req: Request) -> Record:
+        return {
+            "version": "17.11.1-ee",
+            "revision": "5a1b2c3d4e5",
+            "kas": {"enabled": True, "externalUrl": None, "externalK8sProxyUrl": None, "version": "17.11.1"},
+            "enterprise": True,
+        }
+
+    def h_users(self, req: Request) -> Listing:
+        users = self.ds.users
+        if req.q.get("username"):
+            users = [u for u in users if u["username"].lower() == req.q["username"].lower()]
+        if req.q.get("search"):
+            s = req.q["search"].lower()
+            users = [
+                u for u in users if s in u["username"].lower() or s in u["name"].lower() or s in u["email"].lower()
+            ]
+        if req.flag("active"):
+            users = [u for u in users if u["state"] == "active"]
+        if req.flag("blocked"):
+            users = [u for u in users if u["state"] == "blocked"]
+        if req.flag("external"):
+            users = [u for u in users if u["external"]]
+        users = window(users, req, "created_at", "created_after", "created_before")
+        by = choice(req, "order_by", ("id", "name", "username", "created_at", "updated_at"), "id")
+        sort = sort_param(req, "desc")
+        field_name = "created_at" if by == "updated_at" else by
+        return Listing(
+            order(users, field_name, sort), cap_type="User", keyset="cursor", order_field=field_name, sort=sort
+        )
+
+    # -- groups ---------------------------------------------------------------------------------------------------
+    def _group_list(self, req: Request, gids: list[int]) -> Listing:
+        groups = [self.ds.groups[g] for g in gids]
+        skip = {int(v) for v in req.arr("skip_groups") if v.isdigit()}
+        if skip:
+            groups = [g for g in groups if g["id"] not in skip]
+        if req.q.get("search"):
+            s = req.q["search"].lower()
+            groups = [g for g in groups if s in g["name"].lower() or s in g["path"].lower()]
+        if req.q.get("visibility"):
+            groups = [g for g in groups if g["visibility"] == req.q["visibility"]]
+        by = choice(req, "order_by", ("name", "path", "id", "similarity"), "name")
+        sort = sort_param(req, "asc")
+        field_name = {"similarity": "name"}.get(by, by)
+        result = order(groups, field_name, sort)
+        if req.flag("statistics"):
+            stats = {
+                "storage_size": 0,
+                "repository_size": 0,
+                "wiki_size": 0,
+                "lfs_objects_size": 0,
+                "job_artifacts_size": 0,
+                "pipeline_artifacts_size": 0,
+                "packages_size": 0,
+                "snippets_size": 0,
+                "uploads_size": 0,
+            }
+            return Listing(result, transform=lambda g: {**g, "statistics": stats})
+        return Listing(result)
+
+    def h_groups(self, req: Request) -> Listing:
+        gids = list(self.ds.groups)
+        if req.flag("top_level_only"):
+            gids = [g for g in gids if self.ds.groups[g]["parent_id"] is None]
+        return self._group_list(req, gids)
+
+    def h_group(self, req: Request) -> Record:
+        gid = self.group(req)
+        group = dict(self.ds.groups[gid])
+        group.update(
+            shared_with_groups=[],
+            prevent_sharing_groups_outside_hierarchy=False,
+            prevent_forking_outside_group=None,
+            membership_lock=False,
+            runners_token=None,
+        )
+        if req.flag("with_projects", True):
+            # The embedded arrays hold at most 100 projects (the reason scope.py never uses them).
+            own = self.ds.group_project_ids(gid, include_subgroups=False, with_shared=False)[:100]
+            shared = [p for p in self.ds.shared_into.get(gid, []) if p not in self.ds.deleted][:100]
+            group["projects"] = [self.ds.projects[p] for p in own]
+            group["shared_projects"] = [self.ds.projects[p] for p in shared]
+        return group
+
+    def h_subgroups(self, req: Request) -> Listing:
+        gid = self.group(req)
+        if req.params["kind"] == "subgroups":
+            gids = list(self.ds.group_children.get(gid, []))
+        else:
+            gids = self.ds.descendants(gid)
+        return self._group_list(req, gids)
+
+    def _project_listing(self, req: Request, pids: list[int], default_order: str) -> Listing:
+        projects = [self.ds.projects[p] for p in pids]
+        archived = req.flag("archived")
+        if archived is not None:
+            projects = [p for p in projects if p["archived"] == archived]
+        if req.q.get("visibility"):
+            projects = [p for p in projects if p["visibility"] == req.q["visibility"]]
+        if req.q.get("search"):
+            s = req.q["search"].lower()
+            projects = [p for p in projects if s in p["name"].lower() or s in p["path"].lower()]
+        if req.q.get("topic"):
+            wanted = set(req.q["topic"].split(","))
+            projects = [p for p in projects if wanted <= set(p["topics"])]
+        if req.flag("with_issues_enabled"):
+            projects = [p for p in projects if p["issues_enabled"]]
+        if req.flag("with_merge_requests_enabled"):
+            projects = [p for p in projects if p["merge_requests_enabled"]]
+        if req.q.get("id_after", "").isdigit():
+            projects = [p for p in projects if p["id"] > int(req.q["id_after"])]
+        if req.q.get("id_before", "").isdigit():
+            projects = [p for p in projects if p["id"] < int(req.q["id_before"])]
+        projects = window(projects, req, "last_activity_at", "last_activity_after", "last_activity_before")
+        allowed = (
+            "id",
+            "name",
+            "path",
+            "created_at",
+            "updated_at",
+            "last_activity_at",
+            "star_count",
+            "similarity",
+            "repository_size",
+            "storage_size",
+            "packages_size",
+            "wiki_size",
+        )
+        by = choice(req, "order_by", allowed, default_order)
+        if req.q.get("updated_after") or req.q.get("updated_before"):
+            if by != "updated_at":
+                raise bad_request("`updated_at` filter and `updated_at` sorting must be paired")  # §6.2
+            projects = window(projects, req, "updated_at", "updated_after", "updated_before")
+        sort = sort_param(req, "desc")
+        # order_by=created_at runs as order_by=id (§6.2, helpers.rb reorder_projects).
+        field_name = {
+            "created_at": "id",
+            "similarity": "id",
+            "repository_size": "id",
+            "storage_size": "id",
+            "packages_size": "id",
+            "wiki_size": "id",
+        }.get(by, by)
+        result = order(projects, field_name, sort)
+        simple = req.flag("simple")
+        statistics = req.flag("statistics")
+        ds = self.ds
+
+        def shape(p: Record) -> Record:
+            if simple:
+                return {k: p[k] for k in SIMPLE_PROJECT_KEYS if k in p}
+            if statistics:
+                return {**p, "statistics": ds.project_statistics(p["id"])}
+            return p
+
+        return Listing(result, transform=shape if (simple or statistics) else None, order_field=field_name, sort=sort)
+
+    def h_projects(self, req: Request) -> Listing:
+        listing = self._project_listing(req, self.ds.live_projects(), "created_at")
+        listing.cap_type = "Project"  # the Projects docs' 50,000 limit (§3.1 "Offset cap")
+        if req.q.get("pagination") == "keyset":
+            if req.q.get("order_by") != "id":
+                raise KEYSET_UNSUPPORTED  # projects: keyset with order_by=id only (§3.2)
+            listing.keyset = "id"
+        return listing
+
+    def h_group_projects(self, req: Request) -> Listing:
+        gid = self.group(req)
+        pids = self.ds.group_project_ids(
+            gid,
+            include_subgroups=bool(req.flag("include_subgroups", False)),
+            with_shared=bool(req.flag("with_shared", True)),
+        )
+        return self._project_listing(req, pids, "created_at")  # group projects: no keyset (§6.1)
+
+    def h_project(self, req: Request) -> Record:
+        pid = self.project(req)
+        project = self.ds.projects[pid]
+        if req.flag("statistics"):
+            return {**project, "statistics": self.ds.project_statistics(pid)}
+        return project
+
+    # -- group resources -----------------------------------------------------------------------------------------
+    def _members(self, req: Request, members: list[Record]) -> Listing:
+        if req.q.get("query"):
+            s = req.q["query"].lower()
+            members = [m for m in members if s in m["username"].lower() or s in m["name"].lower()]
+        ids = {int(v) for v in req.arr("user_ids") if v.isdigit()}
+        if ids:
+            members = [m for m in members if m["id"] in ids]
+        skip = {int(v) for v in req.arr("skip_users") if v.isdigit()}
+        if skip:
+            members = [m for m in members if m["id"] not in skip]
+        return Listing(order(members, "id", "asc"))
+
+    def h_group_members(self, req: Request) -> Listing:
+        return self._members(req, self.ds.group_data[self.group(req)].members)
+
+    def h_group_labels(self, req: Request) -> Listing:
+        gid = self.group(req)
+        gids = [gid]
+        if req.flag("include_ancestor_groups", True):
+            gids += self.ds.ancestors(gid)[1:]
+        if req.flag("include_descendant_groups", False):
+            gids += self.ds.descendants(gid)
+        labels = [lab for g in gids for lab in self.ds.group_data[g].labels]
+        return self._labels(req, labels)
+
+    def _labels(self, req: Request, labels: list[Record]) -> Listing:
+        if req.q.get("search"):
+            s = req.q["search"].lower()
+            labels = [lab for lab in labels if s in lab["name"].lower()]
+        return Listing(sorted(labels, key=lambda lab: (lab["name"].lower(), lab["id"])))
+
+    def _milestones(self, req: Request, milestones: list[Record]) -> Listing:
+        state = req.q.get("state")
+        if state:
+            if state not in ("active", "closed"):
+                raise invalid("state")
+            milestones = [m for m in milestones if m["state"] == state]
+        iids = {int(v) for v in req.arr("iids") if v.isdigit()}
+        if iids:
+            milestones = [m for m in milestones if m["iid"] in iids]
+        if req.q.get("title"):
+            milestones = [m for m in milestones if m["title"] == req.q["title"]]
+        if req.q.get("search"):
+            s = req.q["search"].lower()
+            milestones = [m for m in milestones if s in m["title"].lower() or s in (m["description"] or "").lower()]
+        milestones = window(milestones, req, "updated_at", "updated_after", "updated_before")
+        return Listing(
+            sorted(milestones, key=lambda m: (m["due_date"] is None, m["due_date"] or "", m["title"], m["id"]))
+        )
+
+    def h_group_milestones(self, req: Request) -> Listing:
+        gid = self.group(req)
+        gids = [gid]
+        if req.flag("include_ancestors", False) or req.flag("include_parent_milestones", False):
+            gids += self.ds.ancestors(gid)[1:]
+        if req.flag("include_descendants", False):
+            gids += self.ds.descendants(gid)
+        return self._milestones(req, [m for g in gids for m in self.ds.group_data[g].milestones])
+
+    def h_group_boards(self, req: Request) -> Listing:
+        gid = self.group(req)
+        return Listing(sorted(self.ds.group_data[gid].boards, key=lambda b: (b["name"], b["id"])))
+
+    def _epic_group(self, req: Request) -> int:
+        gid = self.group(req)
+        if gid not in self.ds.epics_licensed:
+            raise FORBIDDEN  # epics unavailable on the tier -> 403 (§6.16)
+        return gid
+
+    def h_epics(self, req: Request) -> Listing:
+        gid = self._epic_group(req)
+        gids = [gid]
+        if req.flag("include_descendant_groups", True):
+            gids += [g for g in self.ds.descendants(gid) if g in self.ds.epics_licensed]
+        if req.flag("include_ancestor_groups", False):
+            gids += self.ds.ancestors(gid)[1:]
+        epics = [e for g in gids for e in self.ds.group_data[g].epics]
+        state = req.q.get("state") or "all"
+        if state not in ("opened", "closed", "all"):
+            raise invalid("state")
+        if state != "all":
+            epics = [e for e in epics if e["state"] == state]
+        if req.q.get("author_id", "").isdigit():
+            epics = [e for e in epics if e["author"]["id"] == int(req.q["author_id"])]
+        if req.q.get("labels"):
+            wanted = set(req.q["labels"].split(","))
+            epics = [e for e in epics if wanted <= set(e["labels"])]
+        if req.q.get("search"):
+            s = req.q["search"].lower()
+            epics = [e for e in epics if s in e["title"].lower()]
+        epics = window(epics, req, "updated_at", "updated_after", "updated_before")
+        epics = window(epics, req, "created_at", "created_after", "created_before")
+        by = choice(req, "order_by", ("created_at", "updated_at", "title"), "created_at")
+        return Listing(order(epics, by, sort_param(req, "desc")))
+
+    def _find_epic(self, gid: int, iid: int) -> Record:
+        epic = next((e for e in self.ds.group_data[gid].epics if e["iid"] == iid), None)
+        if epic is None:
+            raise not_found("Epic")
+        return epic
+
+    def h_epic(self, req: Request) -> Record:
+        gid = self._epic_group(req)
+        return self._find_epic(gid, int(req.params["iid"]))
+
+    def h_epic_issues(self, req: Request) -> Listing:
+        gid = self._epic_group(req)
+        epic = self._find_epic(gid, int(req.params["iid"]))
+        return Listing(self.ds.epic_issue_records(gid, epic))
+
+    def h_group_variables(self, req: Request) -> Listing:
+        return Listing(list(self.ds.group_data[self.group(req)].variables))
+
+    def _group_pids(self, req: Request, gid: int, feature: str) -> list[int]:
+        pids = self.ds.group_project_ids(gid, include_subgroups=True, with_shared=False)
+        if req.flag("non_archived", True):
+            pids = [p for p in pids if not self.ds.projects[p]["archived"]]  # §6.5 non_archived default true
+        return [p for p in pids if (p, feature) not in self.ds.forbidden]
+
+    def h_group_issues(self, req: Request) -> Listing:
+        gid = self.group(req)
+        issues = [i for p in self._group_pids(req, gid, "issues") for i in self.ds.data(p).issues]
+        return self._issues(req, issues, keyset=False)
+
+    def h_group_merge_requests(self, req: Request) -> Listing:
+        gid = self.group(req)
+        mrs = [m for p in self._group_pids(req, gid, "merge_requests") for m in self.ds.data(p).merge_requests]
+        return self._merge_requests(req, mrs)
+
+    # -- issues and merge requests --------------------------------------------------------------------------------
+    def _common(self, req: Request, items: list[Record]) -> list[Record]:
+        iids = {int(v) for v in req.arr("iids") if v.isdigit()}
+        if iids:
+            items = [i for i in items if i["iid"] in iids]
+        labels = req.q.get("labels")
+        if labels:
+            if labels.lower() == "none":
+                items = [i for i in items if not i["labels"]]
+            elif labels.lower() == "any":
+                items = [i for i in items if i["labels"]]
+            else:
+                wanted = set(labels.split(","))
+                items = [i for i in items if wanted <= set(i["labels"])]
+        milestone = req.q.get("milestone")
+        if milestone:
+            if milestone.lower() == "none":
+                items = [i for i in items if i["milestone"] is None]
+            elif milestone.lower() == "any":
+                items = [i for i in items if i["milestone"] is not None]
+            else:
+                items = [i for i in items if i["milestone"] and i["milestone"]["title"] == milestone]
+        if req.q.get("author_id", "").isdigit():
+            items = [i for i in items if i["author"]["id"] == int(req.q["author_id"])]
+        if req.q.get("author_username"):
+            items = [i for i in items if i["author"]["username"] == req.q["author_username"]]
+        if req.q.get("assignee_id", "").isdigit():
+            uid = int(req.q["assignee_id"])
+            items = [i for i in items if any(a["id"] == uid for a in i["assignees"])]
+        if req.q.get("search"):
+            s = req.q["search"].lower()
+            items = [i for i in items if s in i["title"].lower() or s in (i["description"] or "").lower()]
+        scope = req.q.get("scope") or "all"
+        if scope in ("created_by_me", "created-by-me"):
+            items = [i for i in items if i["author"]["id"] == 1]
+        elif scope in ("assigned_to_me", "assigned-to-me"):
+            items = [i for i in items if any(a["id"] == 1 for a in i["assignees"])]
+        elif scope != "all":
+            raise invalid("scope")
+        items = window(items, req, "updated_at", "updated_after", "updated_before")
+        return window(items, req, "created_at", "created_after", "created_before")
+
+    def _issues(self, req: Request, issues: list[Record], *, keyset: bool) -> Listing:
+        state = req.q.get("state")
+        if state and state != "all":
+            if state not in ("opened", "closed"):
+                raise invalid("state")
+            issues = [i for i in issues if i["state"] == state]
+        confidential = req.flag("confidential")
+        if confidential is not None:
+            issues = [i for i in issues if i["confidential"] == confidential]
+        issues = self._common(req, issues)
+        allowed = (
+            "created_at",
+            "updated_at",
+            "priority",
+            "due_date",
+            "relative_position",
+            "label_priority",
+            "milestone_due",
+            "popularity",
+            "title",
+            "weight",
+            "id",
+        )
+        by = choice(req, "order_by", allowed, "created_at")
+        sort = sort_param(req, "desc")
+        field_name = {
+            "priority": "created_at",
+            "label_priority": "created_at",
+            "milestone_due": "due_date",
+            "popularity": "upvotes",
+            "relative_position": "id",
+        }.get(by, by)
+        listing = Listing(order(issues, field_name, sort), order_field=field_name, sort=sort)
+        if req.q.get("pagination") == "keyset":
+            # Project issues take keyset (18.3+) for these orderings only (§3.2).
+            if not keyset or by not in (
+                "created_at",
+                "updated_at",
+                "title",
+                "id",
+                "weight",
+                "due_date",
+                "relative_position",
+            ):
+                raise KEYSET_UNSUPPORTED
+            listing.keyset = "cursor"
+        return listing
+
+    def _merge_requests(self, req: Request, mrs: list[Record]) -> Listing:
+        state = req.q.get("state") or "all"
+        if state not in ("opened", "closed", "locked", "merged", "all"):
+            raise invalid("state")
+        if state != "all":
+            mrs = [m for m in mrs if m["state"] == state]
+        for name in ("source_branch", "target_branch"):
+            if req.q.get(name):
+                mrs = [m for m in mrs if m[name] == req.q[name]]
+        wip = req.q.get("wip")
+        if wip in ("yes", "no"):
+            mrs = [m for m in mrs if m["draft"] == (wip == "yes")]
+        mrs = self._common(req, mrs)
+        by = choice(req, "order_by", ("created_at", "updated_at", "title", "merged_at"), "created_at")
+        listing = Listing(order(mrs, by, sort_param(req, "desc")))
+        if req.q.get("view") == "simple":
+            listing.transform = lambda m: {k: m[k] for k in SIMPLE_MR_KEYS}
+        return listing
+
+    def h_project_issues(self, req: Request) -> Listing:
+        _pid, d = self._pfeature(req, "project_issues")
+        return self._issues(req, d.issues, keyset=True)
+
+    def h_project_issue(self, req: Request) -> Record:
+        _pid, d = self._pfeature(req, "project_issue")
+        issue = d.issue_by_iid.get(int(req.params["iid"]))
+        if issue is None:
+            raise not_found("Issue")
+        return {**issue, "subscribed": False, "moved_to_id": None, "service_desk_reply_to": None}
+
+    def _notes(self, req: Request, notes: list[Record]) -> Listing:
+        by = choice(req, "order_by", ("created_at", "updated_at"), "created_at")
+        return Listing(order(notes, by, sort_param(req, "desc")))
+
+    def h_issue_notes(self, req: Request) -> Listing:
+        _pid, d = self._pfeature(req, "issue_notes")
+        notes = d.issue_notes.get(int(req.params["iid"]))
+        if notes is None:
+            raise not_found("Issue")
+        return self._notes(req, notes)
+
+    def h_project_merge_requests(self, req: Request) -> Listing:
+        _pid, d = self._pfeature(req, "project_merge_requests")
+        return self._merge_requests(req, d.merge_requests)
+
+    def _mr(self, req: Request, name: str) -> tuple[t.Any, int]:
+        _pid, d = self._pfeature(req, name)
+        iid = int(req.params["iid"])
+        if iid not in d.mr_by_iid:
+            raise not_found("Merge Request")
+        return d, iid
+
+    def h_merge_request(self, req: Request) -> Record:
+        d, iid = self._mr(req, "merge_request")
+        return {
+            **d.mr_by_iid[iid],
+            "subscribed": False,
+            "changes_count": str(len(d.mr_commits[iid])),
+            "latest_build_started_at": None,
+            "latest_build_finished_at": None,
+            "first_deployed_to_production_at": None,
+            "pipeline": None,
+            "head_pipeline": None,
+            "diff_refs": None,
+            "merge_error": None,
+            "first_contribution": False,
+            "user": {"can_merge": True},
+        }
+
+    def h_merge_request_commits(self, req: Request) -> Listing:
+        d, iid = self._mr(req, "merge_request_commits")
+        return Listing(list(d.mr_commits[iid]))
+
+    def h_merge_request_notes(self, req: Request) -> Listing:
+        d, iid = self._mr(req, "merge_request_notes")
+        return self._notes(req, d.mr_notes[iid])
+
+    def h_merge_request_approvals(self, req: Request) -> Record:
+        d, iid = self._mr(req, "merge_request_approvals")
+        return d.mr_approvals[iid]
+
+    # -- repository ---------------------------------------------------------------------------------------------
+    def h_commits(self, req: Request) -> Listing:
+        _pid, d = self._pfeature(req, "commits")
+        if not d.commits:
+            raise not_found("Repository")
+        if req.flag("all"):
+            commits = list(d.commits)
+            for own in d.branch_commits.values():
+                commits += own
+            commits.sort(key=lambda c: (d.commit_utc[c["id"]], c["id"]), reverse=True)
+        else:
+            ref = req.q.get("ref_name") or "main"
+            if ".." in ref and not ref.replace(".", "").strip():
+                raise ApiError(400, {"message": "ref_name is invalid"})
+            if ref == "main":
+                commits = d.commits
+            elif ref in d.branch_commits:
+                own = d.branch_commits[ref]
+                base = own[-1]["parent_ids"][0] if own and own[-1]["parent_ids"] else None
+                idx = next((i for i, c in enumerate(d.commits) if c["id"] == base), len(d.commits))
+                commits = own + d.commits[idx:]
+            elif any(b["name"] == ref for b in d.branches) or any(tag["name"] == ref for tag in d.tags):
+                head = next((b["commit"]["id"] for b in d.branches if b["name"] == ref), None) or next(
+                    tag["commit"]["id"] for tag in d.tags if tag["name"] == ref
+                )
+                idx = next((i for i, c in enumerate(d.commits) if c["id"] == head), 0)
+                commits = d.commits[idx:]
+            else:
+                commits = []
+        since, until = req.time("since"), req.time("until")
+        if since or until:  # "after or on" / "before or on": inclusive (§6.4)
+            utc = d.commit_utc
+            commits = [
+                c
+                for c in commits
+                if (since is None or utc[c["id"]] >= since) and (until is None or utc[c["id"]] <= until)
+            ]
+        if req.q.get("author"):
+            a = req.q["author"].lower()
+            commits = [c for c in commits if a in c["author_name"].lower() or a in c["author_email"].lower()]
+        if req.q.get("order") == "topo":
+            pass  # linear history: topological order equals date order
+        transform = None
+        if req.flag("with_stats"):
+            stats = d.commit_stats
+            transform = lambda c: {**c, "stats": stats[c["id"]]}  # noqa: E731
+        return Listing(list(commits), mode="commits", transform=transform)
+
+    def h_branches(self, req: Request) -> Listing:
+        _pid, d = self._pfeature(req, "branches")
+        branches = d.branches
+        search = req.q.get("search")
+        if search:
+            if search.startswith("^"):
+                branches = [b for b in branches if b["name"].startswith(search[1:])]
+            elif search.endswith("$"):
+                branches = [b for b in branches if b["name"].endswith(search[:-1])]
+            else:
+                branches = [b for b in branches if search in b["name"]]
+        if req.q.get("regex"):
+            try:
+                regex = re.compile(req.q["regex"])
+            except re.error:
+                raise ApiError(400, {"message": "400 Bad request - Regex is invalid"}) from None
+            branches = [b for b in branches if regex.search(b["name"])]
+        return Listing(list(branches))
+
+    def h_tags(self, req: Request) -> Listing:
+        _pid, d = self._pfeature(req, "tags")
+        tags = d.tags
+        search = req.q.get("search")
+        if search:
+            if search.startswith("^"):
+                tags = [tg for tg in tags if tg["name"].startswith(search[1:])]
+            elif search.endswith("$"):
+                tags = [tg for tg in tags if tg["name"].endswith(search[:-1])]
+            else:
+                tags = [tg for tg in tags if search in tg["name"]]
+        by = choice(req, "order_by", ("name", "updated", "version"), "updated")
+        sort = sort_param(req, "desc")
+        if by == "updated":
+            utc = d.commit_utc
+            key: t.Callable[[Record], t.Any] = lambda tg: (utc.get(tg["commit"]["id"], ""), tg["name"])  # noqa: E731
+        elif by == "version":
+            key = lambda tg: tuple(int(x) for x in re.findall(r"\d+", tg["name"]))  # noqa: E731
+        else:
+            key = lambda tg: tg["name"]  # noqa: E731
+        return Listing(sorted(tags, key=key, reverse=sort == "desc"))
+
+    def h_releases(self, req: Request) -> Listing:
+        _pid, d = self._pfeature(req, "releases")
+        by = choice(req, "order_by", ("released_at", "created_at"), "released_at")
+        sort = sort_param(req, "desc")
+        releases = sorted(d.releases, key=lambda r: (r[by], r["tag_name"]), reverse=sort == "desc")
+        return Listing(releases)
+
+    # -- CI/CD --------------------------------------------------------------------------------------------------
+    def h_pipelines(self, req: Request) -> Listing:
+        _pid, d = self._pfeature(req, "pipelines")
+        pipelines = d.pipelines
+        scope = req.q.get("scope")
+        if scope:
+            groups = {
+                "running": {"running"},
+                "pending": {"pending"},
+                "finished": {"success", "failed", "canceled", "skipped"},
+            }
+            if scope in groups:
+                pipelines = [p for p in pipelines if p["status"] in groups[scope]]
+            elif scope == "tags":
+                pipelines = [p for p in pipelines if p["tag"]]
+            elif scope == "branches":
+                pipelines = [p for p in pipelines if not p["tag"]]
+            else:
+                raise invalid("scope")
+        for name in ("status", "ref", "sha", "source", "name"):
+            if req.q.get(name):
+                pipelines = [p for p in pipelines if p[name] == req.q[name]]
+        if req.q.get("username"):
+            pipelines = [p for p in pipelines if p["user"] and p["user"]["username"] == req.q["username"]]
+        pipelines = window(pipelines, req, "updated_at", "updated_after", "updated_before")
+        pipelines = window(pipelines, req, "created_at", "created_after", "created_before")
+        by = req.q.get("order_by") or "id"
+        sort = req.q.get("sort") or "desc"
+        if by not in ("id", "status", "ref", "updated_at", "user_id") or sort not in ("asc", "desc"):
+            by, sort = "id", "desc"  # unknown values fall back silently (§6.8, sort_items)
+        if by == "user_id":
+            ordered = sorted(pipelines, key=lambda p: ((p["user"] or {}).get("id", 0), p["id"]), reverse=sort == "desc")
+        else:
+            ordered = order(pipelines, by, sort)
+        return Listing(ordered, transform=pipeline_list_shape)
+
+    def h_pipeline(self, req: Request) -> Record:
+        _pid, d = self._pfeature(req, "pipeline")
+        pipeline = d.pipeline_by_id.get(int(req.params["pipeline"]))
+        if pipeline is None:
+            raise not_found("Pipeline")
+        return pipeline
+
+    @staticmethod
+    def _job_scope(req: Request, jobs: list[Record]) -> list[Record]:
+        scopes = set(req.arr("scope"))
+        if scopes:
+            jobs = [j for j in jobs if j["status"] in scopes]
+        return jobs
+
+    def h_pipeline_jobs(self, req: Request) -> Listing:
+        _pid, d = self._pfeature(req, "pipeline_jobs")
+        jobs = d.jobs_by_pipeline.get(int(req.params["pipeline"]))
+        if jobs is None:
+            raise not_found("Pipeline")
+        if not req.flag("include_retried", False):  # retried jobs hidden by default (§6.9)
+            jobs = [j for j in jobs if j["id"] not in d.retried_jobs]
+        return Listing(self._job_scope(req, jobs))
+
+    def h_project_jobs(self, req: Request) -> Listing:
+        _pid, d = self._pfeature(req, "project_jobs")
+        jobs = self._job_scope(req, d.jobs)
+        by = req.q.get("order_by") or "id"
+        sort = req.q.get("sort") or "desc"
+        if req.q.get("pagination") == "keyset" and (by != "id" or sort != "desc"):
+            raise KEYSET_UNSUPPORTED  # project jobs: keyset with order_by=id&sort=desc only (§3.2)
+        if sort == "asc":
+            jobs = list(reversed(jobs))
+        return Listing(list(jobs), cap_type="Ci::Build", keyset="cursor", order_field="id", sort=sort)
+
+    def h_deployments(self, req: Request) -> Listing:
+        _pid, d = self._pfeature(req, "deployments")
+        deps = d.deployments
+        by = choice(req, "order_by", ("id", "iid", "created_at", "updated_at", "finished_at", "ref"), "id")
+        sort = sort_param(req, "asc")  # deployments default to asc (§6.19)
+        updated = bool(req.q.get("updated_after") or req.q.get("updated_before"))
+        finished = bool(req.q.get("finished_after") or req.q.get("finished_before"))
+        # The finder's InefficientQueryError, answered as 400 (§6.19).
+        if updated and finished:
+            raise bad_request("Both `updated_at` filter and `finished_at` filter can not be specified")
+        if updated and by != "updated_at":
+            raise bad_request("`updated_at` filter requires `updated_at` sort")
+        if finished and by != "finished_at":
+            raise bad_request("`finished_at` filter requires `finished_at` sort.")
+        if finished and req.q.get("status") != "success":
+            raise bad_request("`finished_at` filter must be combined with `success` status filter.")
+        if req.q.get("environment"):
+            deps = [x for x in deps if x["environment"] and x["environment"]["name"] == req.q["environment"]]
+        if req.q.get("status"):
+            if req.q["status"] not in ("created", "running", "success", "failed", "canceled", "blocked"):
+                raise invalid("status")
+            deps = [x for x in deps if x["status"] == req.q["status"]]
+        deps = window(deps, req, "updated_at", "updated_after", "updated_before")
+        if by == "finished_at":
+            low, high = req.time("finished_after"), req.time("finished_before")
+            deps = [
+                x
+                for x in deps
+                if x["deployable"]
+                and x["deployable"]["finished_at"]
+                and (low is None or x["deployable"]["finished_at"] >= low)
+                and (high is None or x["deployable"]["finished_at"] <= high)
+            ]
+            ordered = sorted(deps, key=lambda x: (x["deployable"]["finished_at"], x["id"]), reverse=sort == "desc")
+        else:
+            ordered = order(deps, by, sort)
+        return Listing(ordered)
+
+    def h_environments(self, req: Request) -> Listing:
+        _pid, d = self._pfeature(req, "environments")
+        envs = d.environments
+        if req.q.get("name"):
+            envs = [e for e in envs if e["name"] == req.q["name"]]
+        if req.q.get("search"):
+            envs = [e for e in envs if req.q["search"] in e["name"]]
+        if req.q.get("states"):
+            envs = [e for e in envs if e["state"] == req.q["states"]]
+        return Listing(order(envs, "id", "asc"))
+
+    def h_languages(self, req: Request) -> Record:
+        _pid, d = self._pfeature(req, "languages")
+        return d.languages
+
+    def h_events(self, req: Request) -> Listing:
+        _pid, d = self._pfeature(req, "events")
+        events = d.events
+        if req.q.get("action"):
+            wanted = req.q["action"].lower()
+            names = {"pushed": "pushed to", "commented": "commented on", "merged": "accepted"}
+            events = [e for e in events if e["action_name"] == names.get(wanted, wanted)]
+        if req.q.get("target_type"):
+            tt = req.q["target_type"].lower()
+            events = [
+                e for e in events if (e["target_type"] or "").lower().replace("mergerequest", "merge_request") == tt
+            ]
+        # Dates, exclusive whole days: created_at > after.end_of_day, < before.beginning_of_day (§6.20).
+        for name in ("after", "before"):
+            value = req.q.get(name)
+            if value:
+                epoch = parse_time(value[:10])
+                if epoch is None:
+                    raise ApiError(400, {"error": f"{name} is invalid"})
+                if name == "after":
+                    bound = db_time(epoch + DAY)
+                    events = [e for e in events if e["created_at"] >= bound]
+                else:
+                    bound = db_time(epoch)
+                    events = [e for e in events if e["created_at"] < bound]
+        return Listing(order(events, "created_at", sort_param(req, "desc")))
+
+    def h_project_variables(self, req: Request) -> Listing:
+        _pid, d = self._pfeature(req, "project_variables")
+        variables = d.variables
+        scope = req.q.get("filter[environment_scope]")
+        if scope:
+            variables = [v for v in variables if v["environment_scope"] == scope]
+        return Listing(list(variables))
+
+    def h_vulnerabilities(self, req: Request) -> Listing:
+        pid, d = self._pfeature(req, "vulnerabilities")
+        if self.ds.top_group_of(self.ds.projects[pid]["namespace"]["id"]) not in self.ds.ultimate:
+            raise FORBIDDEN  # Ultimate only
+        return Listing(order(d.vulnerabilities, "id", "desc"))
+
+    # -- project members, users, labels, milestones ---------------------------------------------------------------
+    def h_project_members(self, req: Request) -> Listing:
+        _pid, d = self._pfeature(req, "project_members")
+        return self._members(req, d.members)
+
+    def h_project_users(self, req: Request) -> Listing:
+        pid, _d = self._pfeature(req, "project_users")
+        users = self.ds.project_users(pid)
+        if req.q.get("search"):
+            s = req.q["search"].lower()
+            users = [u for u in users if s in u["username"].lower() or s in u["name"].lower()]
+        return Listing(users)
+
+    def h_project_labels(self, req: Request) -> Listing:
+        pid, d = self._pfeature(req, "project_labels")
+        labels = list(d.labels)
+        if req.flag("include_ancestor_groups", True):  # default true (§6.11)
+            for g in self.ds.ancestors(self.ds.projects[pid]["namespace"]["id"]):
+                labels += [{**lab, "priority": None, "is_project_label": False} for lab in self.ds.group_data[g].labels]
+        return self._labels(req, labels)
+
+    def h_project_milestones(self, req: Request) -> Listing:
+        pid, d = self._pfeature(req, "project_milestones")
+        milestones = list(d.milestones)
+        if req.flag("include_ancestors", False) or req.flag("include_parent_milestones", False):
+            for g in self.ds.ancestors(self.ds.projects[pid]["namespace"]["id"]):
+                milestones += self.ds.group_data[g].milestones
+        return self._milestones(req, milestones)
+
+
+_CACHEABLE = {
+    "users",
+    "group_projects",
+    "projects",
+    "group_issues",
+    "group_merge_requests",
+    "project_issues",
+    "issue_notes",
+    "project_merge_requests",
+    "commits",
+    "pipelines",
+    "project_jobs",
+    "pipeline_jobs",
+    "deployments",
+    "events",
+    "epics",
+    "epic_issues",
+}
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value not in (None, "") else default  # type: ignore[arg-type]
+    except ValueError:
+        return default
+
+
+__all__ = ["ROUTES", "ApiError", "Listing", "Raw", "Request", "Routes", "date_only", "quote"]
