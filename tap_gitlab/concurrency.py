@@ -104,6 +104,7 @@ class Prefetcher:
         self._factories: dict[Key, t.Callable[[], t.Callable[[], t.Iterator[t.Any]]]] = {}
         self._position: dict[Key, int] = {}
         self._jobs: dict[Key, Job] = {}
+        self._taken: Job | None = None  # the job the consumer is draining
         self._submitted = 0
 
     def set_plan(self, entries: t.Sequence[tuple[Key, t.Callable[[], t.Callable[[], t.Iterator[t.Any]]]]]) -> None:
@@ -124,12 +125,18 @@ class Prefetcher:
 
     def take(self, key: Key, produce: t.Callable[[], t.Iterator[t.Any]] | None = None) -> Job:
         """The job for `key`, with the following plan entries started; unplanned keys run on their own."""
+        # The consumer is sequential: taking a new job means it is done with the previous one, even if it
+        # stopped draining it early; a producer still running for it would hold a worker forever.
+        if self._taken is not None:
+            self._taken.cancelled.set()
+            self._taken = None
         index = self._position.get(key)
         if index is None:
             if produce is None:
                 raise KeyError(key)
             job = Job(key, produce, self._queue_size)
             self._pool.submit(job.run)
+            self._taken = job
             return job
         # Jobs planned before this one that nobody took (a stream stopped early) would hold workers forever.
         for stale in [k for k in self._jobs if self._position[k] < index]:
@@ -139,7 +146,8 @@ class Prefetcher:
             if upcoming not in self._jobs:
                 self._submit(upcoming)
             self._submitted += 1
-        return self._jobs.pop(key)
+        self._taken = self._jobs.pop(key)
+        return self._taken
 
     def map_ordered(self, fn: t.Callable[[T], t.Any], items: t.Sequence[T]) -> t.Iterator[t.Any]:
         """`fn` over `items` on the leaf pool, results in input order (exceptions re-raised in order)."""
@@ -162,8 +170,9 @@ class Prefetcher:
 
     def shutdown(self) -> None:
         """Stop all jobs (used after a failure or at the end)."""
-        for job in self._jobs.values():
+        for job in [*self._jobs.values(), *([self._taken] if self._taken else [])]:
             job.cancelled.set()
         self._jobs.clear()
+        self._taken = None
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.leaves.shutdown(wait=False, cancel_futures=True)
