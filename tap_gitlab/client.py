@@ -21,6 +21,7 @@ import email.utils
 import json
 import logging
 import random
+import socket
 import threading
 import time
 import typing as t
@@ -44,6 +45,7 @@ logger = logging.getLogger("tap-gitlab")
 PER_PAGE = 100
 MAX_TRANSIENT_ATTEMPTS = 8  # 429 / 502 / 503 / 504 / resets / timeouts / bad bodies
 MAX_SERVER_ERROR_ATTEMPTS = 4  # 500
+MAX_REFUSED_ATTEMPTS = 4  # connection refused: a restarting server comes back fast, a wrong port never does
 MAX_BACKOFF_SECONDS = 60.0
 MAX_RETRY_AFTER_SECONDS = 900.0
 _REDIRECTS = {301, 302, 303, 307, 308}
@@ -121,6 +123,29 @@ def _retry_after(response: requests.Response) -> float | None:
     if reset and reset.strip().isdigit():
         return max(0.0, float(reset) - time.time())
     return None
+
+
+def _connection_failure(exc: BaseException) -> str:
+    """'unresolvable' (DNS), 'refused', or 'other' (resets, timeouts: worth the full retry budget)."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        name = type(current).__name__
+        if name == "NameResolutionError" or isinstance(current, socket.gaierror):
+            return "unresolvable"
+        if isinstance(current, ConnectionRefusedError):
+            return "refused"
+        pending.extend(
+            [current.__cause__, current.__context__, *(a for a in current.args if isinstance(a, BaseException))]
+        )
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            pending.append(reason)
+    return "other"
 
 
 class GitLabClient:
@@ -210,6 +235,16 @@ class GitLabClient:
             ) as exc:
                 transient_failures += 1
                 reason = type(exc).__name__
+                cause = _connection_failure(exc)
+                if cause == "unresolvable":
+                    raise GitLabAPIError(
+                        f"cannot resolve the host of api_url ({urlsplit(url).hostname}); check api_url for typos"
+                    ) from None
+                if cause == "refused" and transient_failures >= MAX_REFUSED_ATTEMPTS:
+                    raise GitLabAPIError(
+                        f"nothing is listening at {self._origin[1]}:{urlsplit(url).port or ''} (connection "
+                        f"refused {transient_failures} times); check api_url and that GitLab is up"
+                    ) from None
                 if transient_failures >= MAX_TRANSIENT_ATTEMPTS:
                     raise GitLabAPIError(
                         f"GitLab did not answer {method} {self._display(url)} after "

@@ -98,8 +98,15 @@ class TapGitLab(Tap):
     def sync_all(self) -> None:  # type: ignore[misc]
         """Resolve the scope, plan the requests, sync every stream, then summarise."""
         try:
+            # A failure here (bad token, unknown group) has emitted nothing: no STATE that could pass for progress.
             _ = self.scope
             self._build_plan()
+        except BaseException:
+            self.log_summary(failed=True)
+            if "prefetcher" in self.__dict__:
+                self.prefetcher.shutdown()
+            raise
+        try:
             super().sync_all()
         except BaseException:
             # Leave a STATE from which the next run resumes: sorted streams' bookmarks cover only records
