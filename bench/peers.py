@@ -58,10 +58,13 @@ def ensure_peer(peer: Peer, log=print) -> Path:
     log(f"installing {peer.requirement} into {peer.venv} ({peer.python})")
     if not (peer.bin / "python").exists():
         subprocess.run([python, "-m", "venv", str(peer.venv)], check=True)
-    subprocess.run(
-        [str(peer.bin / "pip"), "install", "--quiet", peer.requirement],
-        check=True,
-    )
+    log_path = VENVS_DIR / f"{peer.name}.pip.log"
+    with log_path.open("w") as pip_log:
+        install = subprocess.run(
+            [str(peer.bin / "pip"), "install", peer.requirement], stdout=pip_log, stderr=subprocess.STDOUT, check=False
+        )
+    if install.returncode != 0:
+        raise RuntimeError(f"{peer.name}: pip install {peer.requirement} failed; see {log_path}")
     if not _installed(peer):
         raise RuntimeError(f"{peer.name}: {peer.requirement} did not install")
     return peer.bin

@@ -196,17 +196,28 @@ def render_section(results: Result) -> str:
     lines = [
         f"## {cfg['size']} dataset, {cfg['latency_ms']:g} ms added latency ({results['date']})",
         "",
+        *([results["note"], ""] if results.get("note") else []),
         f"- Machine: {m['nproc']} CPUs, Python {m['python']}, {m['platform']}",
         f"- Command: `{results['command']}`",
         f"- Simulator: `python -m tests.gitlab_sim --size {cfg['size']} --seed {cfg['seed']} --latency-ms {cfg['latency_ms']:g}`; "
         f"{scope.get('groups', '?')} groups ({scope.get('top_groups', '?')} top-level), {scope.get('projects', '?')} projects; "
         f"start_date {cfg.get('start_date', '?')}; cap per run {cfg['timeout_min']:g} min",
     ]
+    tap = results.get("tap")
+    if tap:
+        lines.append(
+            f"- tap-gitlab: commit `{tap['repo_commit'][:12]}`"
+            + (" with uncommitted changes" if tap["tap_gitlab_uncommitted_changes"] else "")
+            + f", imported from `{tap['imported_from']}`"
+        )
     runs = results.get("runs") or []
     full = next((r for r in runs if r["run"] == "full" and r["workers"] == cfg["workers"]), None)
     if full:
         counts = ", ".join(f"{name} {n:,}" for name, n in full["records_by_stream"].items())
         lines.append(f"- Records (tap-gitlab full sync, all streams): {full['records']:,} — {counts}")
+    versions = cfg.get("peer_versions") or {}
+    if versions:
+        lines.append(f"- Peers: {', '.join(f'{name} (`{req}`)' for name, req in versions.items())}")
     lines += ["", "### tap-gitlab, all streams", "", *_table(r for r in runs if r["workers"] == cfg["workers"])]
     for comparison in results.get("comparisons") or []:
         peer = comparison["peer"]
@@ -230,6 +241,9 @@ def render_section(results: Result) -> str:
                     if p["records_per_s"]
                     else f"{run}: {peer} produced no records"
                 )
+        for r in rows:
+            lines.append("")
+            lines.append(f"- {r['tool']} {r['run']}: {_top_endpoints(r, 6)}")
     scaling = results.get("scaling") or []
     if scaling:
         lines += ["", "### Scaling (tap-gitlab, all streams, full sync)", "", *_table(scaling)]
@@ -270,3 +284,27 @@ def render(sections: t.Sequence[Result]) -> str:
         "extractor's process; records are the RECORD messages on its stdout.\n\n"
     )
     return intro + body + "\n"
+
+
+def main(argv: t.Sequence[str] | None = None) -> int:
+    """Re-render RESULTS.md from raw results: `python -m bench.report OUT.md RESULTS.json… [--note TEXT]`."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m bench.report")
+    parser.add_argument("output", type=Path)
+    parser.add_argument("results", type=Path, nargs="+")
+    parser.add_argument("--note", action="append", default=[], help="replaces the note of the n-th results file")
+    args = parser.parse_args(argv)
+    sections = [json.loads(path.read_text()) for path in args.results]
+    for section, note in zip(sections, args.note, strict=False):
+        section["note"] = note
+    for section in sections:
+        section["targets"] = evaluate(section)
+    args.output.write_text(render(sections))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -18,6 +18,7 @@ import os
 import platform
 import secrets
 import shlex
+import subprocess
 import sys
 import threading
 import time
@@ -69,6 +70,8 @@ def parse_args(argv: t.Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--include", type=Path, action="append", default=[], help="earlier results JSON to add as a section"
     )
+    parser.add_argument("--streams", default="", help="limit tap-gitlab's streams (comma-separated; default: all)")
+    parser.add_argument("--note", default="", help="a remark to print under the section's heading")
     parser.add_argument("--sim-module", default="tests.gitlab_sim", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.peer_list = [] if args.peers in ("", "none") else [p.strip() for p in args.peers.split(",") if p.strip()]
@@ -94,6 +97,22 @@ def machine() -> dict[str, t.Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+    }
+
+
+def tap_source() -> dict[str, t.Any]:
+    """Which tap-gitlab was measured: where it was imported from, and the repository's commit."""
+    import tap_gitlab
+
+    location = str(Path(tap_gitlab.__file__).resolve().parent)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=REPO, check=False)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "tap_gitlab"], capture_output=True, text=True, cwd=REPO, check=False
+    )
+    return {
+        "imported_from": location,
+        "repo_commit": head.stdout.strip(),
+        "tap_gitlab_uncommitted_changes": bool(dirty.stdout.strip()),
     }
 
 
@@ -173,7 +192,12 @@ class Bench:
 
     @property
     def our_streams(self) -> list[str]:
-        return [s["tap_stream_id"] for s in self.our_catalog["streams"]]
+        names = [s["tap_stream_id"] for s in self.our_catalog["streams"]]
+        wanted = {name.strip() for name in self.args.streams.split(",") if name.strip()}
+        unknown = wanted - set(names)
+        if unknown:
+            raise SystemExit(f"--streams: tap-gitlab has no stream {', '.join(sorted(unknown))}")
+        return [name for name in names if not wanted or name in wanted]
 
     # -- peers --------------------------------------------------------------------------------------------
 
@@ -300,6 +324,8 @@ def main(argv: t.Sequence[str] | None = None) -> int:
         "date": started.isoformat(timespec="seconds"),
         "machine": machine(),
         "command": command,
+        "note": args.note,
+        "tap": tap_source(),
         "config": {
             "size": args.size,
             "seed": args.seed,
@@ -308,6 +334,7 @@ def main(argv: t.Sequence[str] | None = None) -> int:
             "peers": args.peer_list,
             "runs": args.run_list,
             "timeout_min": args.timeout_min,
+            "peer_versions": {peer: PEERS[peer].requirement for peer in args.peer_list},
         },
     }
     sim_started = time.monotonic()

@@ -184,6 +184,8 @@ def test_end_to_end_on_tiny_with_our_tap_only(tmp_path):
             "none",
             "--scaling",
             "none",
+            "--streams",
+            "groups,projects,branches,commits,project_members",
             "--timeout-min",
             "3",
             "--output",
@@ -206,6 +208,7 @@ def test_end_to_end_on_tiny_with_our_tap_only(tmp_path):
     assert full["records"] == sum(full["records_by_stream"].values())
     assert incremental["requests"] <= full["requests"]
     assert results["scope"]["projects"] > 0
+    assert set(full["records_by_stream"]) <= {"groups", "projects", "branches", "commits", "project_members"}
     text = output.read_text()
     assert "## tiny dataset, 0 ms added latency" in text
     assert "| tap-gitlab | all streams | full | 8 |" in text
