@@ -9,6 +9,7 @@ same seed always yields the same bytes, whatever order projects are touched in.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import threading
@@ -298,6 +299,24 @@ class GroupData:
     variables: list[Record] = field(default_factory=list)
 
 
+F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+
+
+def _mutation(method: F) -> F:
+    """Run a mutation under the lock and bump the version when it is complete, so that nothing the server
+    cached while the records were half-changed survives it."""
+
+    @functools.wraps(method)
+    def wrapper(self: Dataset, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        with self.lock:
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                self.version += 1
+
+    return t.cast(F, wrapper)
+
+
 class Dataset:
     """A GitLab instance. Reads and mutations are thread-safe (one re-entrant lock)."""
 
@@ -336,6 +355,7 @@ class Dataset:
         """The dataset clock as GitLab's DB timestamp text."""
         return db_time(self._clock)
 
+    @_mutation
     def advance_clock(self, seconds: float) -> str:
         with self.lock:
             self._clock += max(0.0, seconds)
@@ -2073,6 +2093,7 @@ class Dataset:
         record["updated_at"] = self._tick()
         return record
 
+    @_mutation
     def create_issue(self, project_id: int, **fields: t.Any) -> Record:
         with self.lock:
             d = self.data(project_id)
@@ -2101,10 +2122,12 @@ class Dataset:
             d.issue_notes[iid] = []
             return issue
 
+    @_mutation
     def update_issue(self, project_id: int, iid: int, **fields: t.Any) -> Record:
         with self.lock:
             return self._touch(self.data(project_id).issue_by_iid[iid], **fields)
 
+    @_mutation
     def add_issue_note(self, project_id: int, iid: int, **fields: t.Any) -> Record:
         with self.lock:
             d = self.data(project_id)
@@ -2124,6 +2147,7 @@ class Dataset:
             issue["updated_at"] = now
             return note
 
+    @_mutation
     def create_merge_request(self, project_id: int, **fields: t.Any) -> Record:
         with self.lock:
             d = self.data(project_id)
@@ -2165,6 +2189,7 @@ class Dataset:
             d.mr_approvals[iid] = self._approvals(mr, [], project["web_url"])
             return mr
 
+    @_mutation
     def update_merge_request(self, project_id: int, iid: int, **fields: t.Any) -> Record:
         with self.lock:
             d = self.data(project_id)
@@ -2172,6 +2197,7 @@ class Dataset:
             d.mr_approvals[iid].update(updated_at=mr["updated_at"], state=mr["state"], title=mr["title"])
             return mr
 
+    @_mutation
     def add_merge_request_commit(self, project_id: int, iid: int, **fields: t.Any) -> Record:
         with self.lock:
             d = self.data(project_id)
@@ -2196,6 +2222,7 @@ class Dataset:
             d.mr_approvals[iid]["updated_at"] = now
             return c
 
+    @_mutation
     def approve_merge_request(self, project_id: int, iid: int, user_id: int | None = None) -> Record:
         with self.lock:
             d = self.data(project_id)
@@ -2210,6 +2237,7 @@ class Dataset:
             mr["updated_at"] = now
             return approvals
 
+    @_mutation
     def create_pipeline(self, project_id: int, **fields: t.Any) -> Record:
         with self.lock:
             d = self.data(project_id)
@@ -2250,10 +2278,12 @@ class Dataset:
             d.jobs_by_pipeline[pl_id] = []
             return pipeline
 
+    @_mutation
     def update_pipeline(self, project_id: int, pipeline_id: int, **fields: t.Any) -> Record:
         with self.lock:
             return self._touch(self.data(project_id).pipeline_by_id[pipeline_id], **fields)
 
+    @_mutation
     def add_job(self, project_id: int, pipeline_id: int, **fields: t.Any) -> Record:
         with self.lock:
             d = self.data(project_id)
@@ -2283,11 +2313,13 @@ class Dataset:
             job["pipeline"]["updated_at"] = now
             return job
 
+    @_mutation
     def update_epic(self, group_id: int, iid: int, **fields: t.Any) -> Record:
         with self.lock:
             epic = next(e for e in self.group_data[group_id].epics if e["iid"] == iid)
             return self._touch(epic, **fields)
 
+    @_mutation
     def update_milestone(self, *ids: int, **fields: t.Any) -> Record:
         """`update_milestone(milestone_id, ...)` or `update_milestone(project_or_group_id, milestone_id, ...)`."""
         milestone_id = ids[-1]
@@ -2303,6 +2335,7 @@ class Dataset:
                         return self._touch(m, **fields)
         raise KeyError(milestone_id)
 
+    @_mutation
     def create_deployment(self, project_id: int, **fields: t.Any) -> Record:
         with self.lock:
             d = self.data(project_id)
@@ -2325,11 +2358,13 @@ class Dataset:
             d.deployments.append(dep)
             return dep
 
+    @_mutation
     def delete_project(self, project_id: int) -> None:
         with self.lock:
             self.deleted.add(project_id)
             self.version += 1
 
+    @_mutation
     def rename_project(self, project_id: int, new_path: str) -> Record:
         """Move a project to a new path in its namespace; the old path answers 301 (§1 "Moved project paths")."""
         with self.lock:
@@ -2350,6 +2385,7 @@ class Dataset:
             project["updated_at"] = self._tick()
             return project
 
+    @_mutation
     def forbid(self, project_id: int, feature: str) -> None:
         with self.lock:
             self.forbidden.add((project_id, feature))

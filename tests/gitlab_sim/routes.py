@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import threading
@@ -125,6 +126,7 @@ class Listing:
     order_field: str = "id"
     sort: str = "desc"
     transform: t.Callable[[Record], Record] | None = None
+    transform_key: str = ""  # names the transform for the encoded-record cache
     index: dict[int, int] | None = None
 
 
@@ -285,6 +287,8 @@ class Routes:
         self.ds = sim.dataset
         self._cache: OrderedDict[tuple[t.Any, ...], tuple[int, Listing]] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._enc: dict[tuple[int, str], tuple[Record, bytes]] = {}
+        self._enc_version = -1
 
     # -- dispatch and caching ----------------------------------------------------------------------------------
     def dispatch(self, name: str, req: Request) -> t.Any:
@@ -321,7 +325,6 @@ class Routes:
         per_page = _int(req.q.get("per_page"), 20)
         per_page = 20 if per_page < 1 else min(per_page, 100)  # Kaminari: default 20, max 100, clamped (§3.1)
         records = listing.records
-        tf = listing.transform or (lambda r: r)
         if req.q.get("pagination") == "keyset" and listing.keyset:
             start = 0
             if listing.keyset == "cursor" and req.q.get("cursor"):
@@ -342,7 +345,7 @@ class Routes:
                         cursor_data = {listing.order_field: last.get(listing.order_field), **cursor_data}
                     url = link_url(root, req.path, req.pairs, {"cursor": encode_cursor(cursor_data)}, drop=("page",))
                 headers.append(("Link", f'<{url}>; rel="next"'))
-            return [tf(r) for r in items], headers
+            return items, headers
         page = max(1, _int(req.q.get("page"), 1))
         if listing.cap_type and page * per_page > OFFSET_CAP:
             raise ApiError(
@@ -381,7 +384,27 @@ class Routes:
         ]
         if counted:
             headers += [("X-Total", str(total)), ("X-Total-Pages", str(total_pages))]
-        return [tf(r) for r in items], headers
+        return items, headers
+
+    def encode(self, listing: Listing, items: list[Record]) -> bytes:
+        """A page as JSON, from per-record encodings cached until the next mutation (pages are mostly re-reads)."""
+        version = self.ds.version
+        if version != self._enc_version or len(self._enc) > 200_000:
+            self._enc = {}
+            self._enc_version = version
+        cache = self._enc
+        tf = listing.transform
+        tkey = listing.transform_key if tf else ""
+        parts = []
+        for record in items:
+            key = (id(record), tkey)
+            hit = cache.get(key)
+            if hit is None or hit[0] is not record:
+                value = tf(record) if tf else record
+                hit = (record, json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+                cache[key] = hit  # holding the record keeps its id from being reused
+            parts.append(hit[1])
+        return b"[" + b",".join(parts) + b"]"
 
     def _cursor_start(self, listing: Listing, cursor: dict[str, t.Any]) -> int:
         if listing.index is None:
@@ -508,7 +531,7 @@ class Routes:
                 "snippets_size": 0,
                 "uploads_size": 0,
             }
-            return Listing(result, transform=lambda g: {**g, "statistics": stats})
+            return Listing(result, transform=lambda g: {**g, "statistics": stats}, transform_key="statistics")
         return Listing(result)
 
     def h_groups(self, req: Request) -> Listing:
@@ -606,7 +629,13 @@ class Routes:
                 return {**p, "statistics": ds.project_statistics(p["id"])}
             return p
 
-        return Listing(result, transform=shape if (simple or statistics) else None, order_field=field_name, sort=sort)
+        return Listing(
+            result,
+            transform=shape if (simple or statistics) else None,
+            transform_key="simple" if simple else "statistics" if statistics else "",
+            order_field=field_name,
+            sort=sort,
+        )
 
     def h_projects(self, req: Request) -> Listing:
         listing = self._project_listing(req, self.ds.live_projects(), "created_at")
@@ -870,6 +899,7 @@ class Routes:
         listing = Listing(order(mrs, by, sort_param(req, "desc")))
         if req.q.get("view") == "simple":
             listing.transform = lambda m: {k: m[k] for k in SIMPLE_MR_KEYS}
+            listing.transform_key = "simple"
         return listing
 
     def h_project_issues(self, req: Request) -> Listing:
@@ -980,7 +1010,7 @@ class Routes:
         if req.flag("with_stats"):
             stats = d.commit_stats
             transform = lambda c: {**c, "stats": stats[c["id"]]}  # noqa: E731
-        return Listing(list(commits), mode="commits", transform=transform)
+        return Listing(list(commits), mode="commits", transform=transform, transform_key="with_stats")
 
     def h_branches(self, req: Request) -> Listing:
         _pid, d = self._pfeature(req, "branches")
@@ -1064,7 +1094,7 @@ class Routes:
             ordered = sorted(pipelines, key=lambda p: ((p["user"] or {}).get("id", 0), p["id"]), reverse=sort == "desc")
         else:
             ordered = order(pipelines, by, sort)
-        return Listing(ordered, transform=pipeline_list_shape)
+        return Listing(ordered, transform=pipeline_list_shape, transform_key="pipeline_list")
 
     def h_pipeline(self, req: Request) -> Record:
         _pid, d = self._pfeature(req, "pipeline")

@@ -488,7 +488,7 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> tuple[int, bytes, list[tuple[str, str]], str]:
         if isinstance(result, Listing):
             items, headers = sim.routes.paginate(req, result)
-            return 200, _json(items), headers, "application/json"
+            return 200, sim.routes.encode(result, items), headers, "application/json"
         if isinstance(result, Raw):
             return result.status, result.body, result.headers, result.content_type
         return 200, _json(result), [], "application/json"
