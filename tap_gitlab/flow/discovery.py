@@ -64,12 +64,14 @@ class StreamInfo:
 
 def tap_catalog(config: dict[str, t.Any]) -> dict[str, StreamInfo]:
     """The tap's catalog for a *tap* config, by stream name, in the tap's order. Raises `UserError`."""
-    from tap_gitlab.tap import TapGitLab  # noqa: PLC0415 - singer-sdk is slow to import; spec does not need it
+    from tap_gitlab.streams import STREAM_TYPES  # noqa: PLC0415 - singer-sdk is slow to import; spec needs none
+    from tap_gitlab.tap import TapGitLab  # noqa: PLC0415
 
     tap = TapGitLab(config=config, parse_env_config=False, validate_config=True, setup_mapper=False)
     entries = {entry["tap_stream_id"]: entry for entry in tap.catalog_dict["streams"]}
     # The tap's registry order (the order it syncs in), not the catalog's alphabetical one.
-    order = [name for name in tap.streams if name in entries] + [n for n in entries if n not in tap.streams]
+    registry = [stream_type.name for stream_type in STREAM_TYPES if stream_type.name in entries]
+    order = registry + [name for name in entries if name not in registry]
     streams: dict[str, StreamInfo] = {}
     for entry in (entries[name] for name in order):
         name = entry["tap_stream_id"]
