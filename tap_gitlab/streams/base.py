@@ -243,6 +243,9 @@ class GitLabStream(Stream):
         """The bookmark (or start_date) as GitLab's timestamp text; None for a full read."""
         if not self.replication_key:
             return None
+        # The SDK records a partition's starting value only when it starts syncing it; a partition planned
+        # ahead by the prefetcher is planned before that, so record it now (the SDK's later call is a no-op).
+        self._write_starting_replication_value(context)
         start = self.get_starting_timestamp(context)
         return format_timestamp(start) if start else None
 
@@ -269,7 +272,7 @@ class GitLabStream(Stream):
         params = self.request_params(context, since)
         if self.parent_path:
             return PartitionPlan(context, self._fan_out_producer(context, params), params)
-        path = self.path.format(**context)
+        path = self.listing_path(context)
         client = self.client
 
         rk = self.replication_key
@@ -331,6 +334,8 @@ class GitLabStream(Stream):
         key = "group_id" if self.scope == "group" else "project_id"
         if context and key in context:
             record.setdefault(key, context[key])
+        elif self.scope == "project" and record.get("project_id") not in self._gitlab_tap.scope.projects:
+            return None  # a group-level listing reaching a project outside the selection (shared, excluded)
         return record
 
 
