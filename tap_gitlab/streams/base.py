@@ -45,6 +45,7 @@ class Batch:
     records: list[Record]
     advance: str | None = None
     checkpoint: bool = True  # a STATE may follow this batch (false inside a page of fan-out parents)
+    advance_ids: tuple[t.Any, ...] = ()  # the parents whose children are now out, at the `advance` value
 
 
 @dataclass
@@ -202,11 +203,7 @@ class GitLabStream(Stream):
                     count += 1
                     yield record
                 if batch.advance is not None and self.replication_key:
-                    self._advancing = True
-                    try:
-                        self._increment_stream_state({self.replication_key: batch.advance}, context=context)
-                    finally:
-                        self._advancing = False
+                    self._advance(batch, context)
         except ResourceUnavailable as exc:
             reason = str(exc)
             logger.warning("%s: %s: skipped: %s", self.name, label, reason)
@@ -222,6 +219,36 @@ class GitLabStream(Stream):
             job.counters.requests,
             time.monotonic() - started,
         )
+
+    def _advance(self, batch: Batch, context: Context | None) -> None:
+        """Move a fan-out bookmark past parents whose children are all out, remembering the parents at it.
+
+        GitLab's `updated_after` is inclusive, so the next run lists again the parents updated exactly at
+        the bookmark; their ids (`boundary_ids`) let it skip re-reading their unchanged children.
+        """
+        assert self.replication_key
+        self._advancing = True
+        try:
+            self._increment_stream_state({self.replication_key: batch.advance}, context=context)
+        finally:
+            self._advancing = False
+        state = self.get_context_state(context)
+        bookmark = state.get("replication_key_value")
+        if bookmark != normalize_timestamp(batch.advance):
+            return
+        if state.get("boundary_value") != bookmark:
+            state["boundary_value"] = bookmark
+            state["boundary_ids"] = []
+        known = state["boundary_ids"]
+        known.extend(parent_id for parent_id in batch.advance_ids if parent_id not in known)
+
+    def boundary(self, context: Context | None) -> tuple[str | None, frozenset[t.Any]]:
+        """The fan-out bookmark and the parents at exactly that value whose children were already read."""
+        state = self.get_context_state(context)
+        bookmark = state.get("replication_key_value")
+        if bookmark is None or state.get("boundary_value") != bookmark:
+            return bookmark, frozenset()
+        return bookmark, frozenset(state.get("boundary_ids") or ())
 
     def _process_record(
         self,
@@ -300,6 +327,11 @@ class GitLabStream(Stream):
         client = self.client
         prefetcher = self._gitlab_tap.prefetcher
         cursor = self.parent_fields.get(self.replication_key or "", "updated_at")
+        bookmark, done = self.boundary(context)
+
+        def fresh(parent: Record) -> bool:
+            """False for a parent at the bookmark whose children an earlier run already read."""
+            return not (parent.get("id") in done and normalize_timestamp(parent.get(cursor)) == bookmark)
 
         def fetch_children(parent: Record) -> list[Record]:
             path = self.child_path.format(**{**context, **parent})  # type: ignore[union-attr]
@@ -313,7 +345,9 @@ class GitLabStream(Stream):
         def produce() -> t.Iterator[Batch]:
             for page in client.pages(parent_path, params):
                 parents = [parent for parent in page.records if self.include_parent(parent)]
-                results = prefetcher.map_ordered(fetch_children, parents)
+                results = prefetcher.map_ordered(
+                    lambda parent: fetch_children(parent) if fresh(parent) else [], parents
+                )
                 for index, (parent, children) in enumerate(zip(parents, results, strict=True)):
                     extras = {field: parent.get(source) for field, source in self.parent_fields.items()}
                     records = []
@@ -321,7 +355,12 @@ class GitLabStream(Stream):
                         record = self.transform({**child, **extras}, context)
                         if record is not None:
                             records.append(record)
-                    yield Batch(records, advance=parent.get(cursor), checkpoint=index == len(parents) - 1)
+                    yield Batch(
+                        records,
+                        advance=parent.get(cursor),
+                        checkpoint=index == len(parents) - 1,
+                        advance_ids=(parent.get("id"),),
+                    )
 
         return produce
 

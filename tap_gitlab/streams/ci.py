@@ -79,7 +79,8 @@ class JobsStream(GitLabStream):
                     if record is not None:
                         records.append(record)
                 yield Batch(records, checkpoint=False)
-            yield Batch([], advance=newest)
+            at_newest = tuple(pid for pid, updated in pipeline_updated_at.items() if updated == newest)
+            yield Batch([], advance=newest, advance_ids=at_newest)
 
         return PartitionPlan(context, produce, params)
 
