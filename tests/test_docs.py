@@ -27,4 +27,11 @@ def test_meltano_yml_declares_every_setting_with_kind_and_description():
         assert settings[name].get("description"), name
         if spec.get("secret"):
             assert settings[name]["kind"] == "password" or settings[name].get("sensitive"), name
-    assert set(extractor["capabilities"]) >= {"catalog", "state", "discover", "about", "stream-maps", "schema-flattening"}
+    assert set(extractor["capabilities"]) >= {
+        "catalog",
+        "state",
+        "discover",
+        "about",
+        "stream-maps",
+        "schema-flattening",
+    }

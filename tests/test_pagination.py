@@ -7,7 +7,9 @@ import requests
 from tap_gitlab.pagination import next_page_url, reroot
 
 
-def _response(headers: dict[str, str], url: str = "http://127.0.0.1:1/api/v4/projects?per_page=100") -> requests.Response:
+def _response(
+    headers: dict[str, str], url: str = "http://127.0.0.1:1/api/v4/projects?per_page=100"
+) -> requests.Response:
     response = requests.Response()
     response.headers.update(headers)
     response.request = requests.Request("GET", url).prepare()
