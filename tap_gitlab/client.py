@@ -109,6 +109,13 @@ def _error_text(response: requests.Response) -> str:
     return json.dumps(body)[:200]
 
 
+def _status_text(response: requests.Response) -> str:
+    """`404 Project Not Found`: the status and GitLab's text, without repeating the status it often includes."""
+    text = _error_text(response)
+    status = str(response.status_code)
+    return text if text.startswith(status) else f"{status} {text}".strip()
+
+
 def _retry_after(response: requests.Response) -> float | None:
     """Seconds to wait from `Retry-After` (seconds or HTTP date), else from `RateLimit-Reset` (epoch)."""
     value = response.headers.get("Retry-After")
@@ -272,9 +279,7 @@ class GitLabClient:
                     "the token lacks the read_api scope (403 insufficient_scope); create a token with read_api"
                 )
             if status in (403, 404):
-                raise ResourceUnavailable(
-                    f"{status} {_error_text(response)} on {method} {self._display(url)}", status=status
-                )
+                raise ResourceUnavailable(f"{_status_text(response)} on {method} {self._display(url)}", status=status)
             if status == 429 or status in (502, 503, 504):
                 transient_failures += 1
                 wait = _retry_after(response) if status == 429 else None
@@ -292,14 +297,14 @@ class GitLabClient:
                 server_errors += 1
                 if server_errors >= MAX_SERVER_ERROR_ATTEMPTS:
                     raise GitLabAPIError(
-                        f"GitLab answered {status} {_error_text(response)} to {method} {self._display(url)} "
+                        f"GitLab answered {_status_text(response)} to {method} {self._display(url)} "
                         f"{server_errors} times; try again later or check the instance's health",
                         status=status,
                     )
                 self._backoff(server_errors, None, f"HTTP {status}", url)
                 continue
             raise GitLabAPIError(
-                f"GitLab answered {status} {_error_text(response)} to {method} {self._display(url)}",
+                f"GitLab answered {_status_text(response)} to {method} {self._display(url)}",
                 status=status,
             )
 
