@@ -67,7 +67,8 @@ def tap_catalog(config: dict[str, t.Any]) -> dict[str, StreamInfo]:
     from tap_gitlab.streams import STREAM_TYPES  # noqa: PLC0415 - singer-sdk is slow to import; spec needs none
     from tap_gitlab.tap import TapGitLab  # noqa: PLC0415
 
-    tap = TapGitLab(config=config, parse_env_config=False, validate_config=True, setup_mapper=False)
+    # singer-sdk fills defaults into the config it is given: hand it a copy.
+    tap = TapGitLab(config=dict(config), parse_env_config=False, validate_config=True, setup_mapper=False)
     entries = {entry["tap_stream_id"]: entry for entry in tap.catalog_dict["streams"]}
     # The tap's registry order (the order it syncs in), not the catalog's alphabetical one.
     registry = [stream_type.name for stream_type in STREAM_TYPES if stream_type.name in entries]
