@@ -19,6 +19,9 @@ from tap_gitlab.errors import ConfigError
 DEFAULT_API_URL = "https://gitlab.com"
 DEFAULT_MAX_CONCURRENCY = 8
 DEFAULT_REQUESTS_PER_MINUTE = 1800  # gitlab.com allows 2,000/min for authenticated API traffic; keep headroom
+# Self-managed instances: GitLab's default authenticated API limit, when an admin enables it, is 7,200/min;
+# RateLimit-* headers and 429s slow the tap further wherever the instance is stricter.
+DEFAULT_SELF_MANAGED_REQUESTS_PER_MINUTE = 7200
 DEFAULT_REQUEST_TIMEOUT = 60.0
 
 _STRING_OR_LIST: dict[str, t.Any] = {
@@ -135,11 +138,11 @@ SETTINGS_SCHEMA: dict[str, t.Any] = {
         },
         "requests_per_minute": {
             "type": ["integer", "null"],
-            "default": DEFAULT_REQUESTS_PER_MINUTE,
             "minimum": 1,
             "title": "Request budget per minute",
             "description": "Upper bound on the request rate shared by all workers; RateLimit-* headers and "
-            "429s slow it further.",
+            f"429s slow it further. Default: {DEFAULT_REQUESTS_PER_MINUTE} on gitlab.com (its limit is 2,000), "
+            f"{DEFAULT_SELF_MANAGED_REQUESTS_PER_MINUTE} on other instances.",
         },
         "request_timeout": {
             "type": ["number", "null"],
@@ -304,6 +307,12 @@ def parse_datetime(value: str, name: str) -> dt.datetime:
     return parsed.astimezone(dt.UTC)
 
 
+def _default_rate(api_url: str) -> int:
+    host = (urlsplit(api_url).hostname or "").lower()
+    on_gitlab_com = host == "gitlab.com" or host.endswith(".gitlab.com")
+    return DEFAULT_REQUESTS_PER_MINUTE if on_gitlab_com else DEFAULT_SELF_MANAGED_REQUESTS_PER_MINUTE
+
+
 def normalize_api_url(value: t.Any) -> tuple[str, list[str]]:
     """Return the instance base URL (no trailing slash, no /api/v4) and any warnings about it."""
     if value is None or value == "":
@@ -405,7 +414,7 @@ def normalize(config: t.Mapping[str, t.Any], *, now: dt.datetime | None = None) 
         commits_all_branches=_bool(config, "commits_all_branches", False),
         max_concurrency=_int(config, "max_concurrency", DEFAULT_MAX_CONCURRENCY, minimum=1, maximum=64),
         requests_per_minute=_int(
-            config, "requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE, minimum=1, maximum=1_000_000
+            config, "requests_per_minute", _default_rate(api_url), minimum=1, maximum=1_000_000
         ),
         request_timeout=_number(config, "request_timeout", DEFAULT_REQUEST_TIMEOUT, minimum=1),
         user_agent=_string(config, "user_agent"),
