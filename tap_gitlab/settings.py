@@ -413,9 +413,7 @@ def normalize(config: t.Mapping[str, t.Any], *, now: dt.datetime | None = None) 
         fetch_vulnerabilities=_bool(config, "fetch_vulnerabilities", False),
         commits_all_branches=_bool(config, "commits_all_branches", False),
         max_concurrency=_int(config, "max_concurrency", DEFAULT_MAX_CONCURRENCY, minimum=1, maximum=64),
-        requests_per_minute=_int(
-            config, "requests_per_minute", _default_rate(api_url), minimum=1, maximum=1_000_000
-        ),
+        requests_per_minute=_int(config, "requests_per_minute", _default_rate(api_url), minimum=1, maximum=1_000_000),
         request_timeout=_number(config, "request_timeout", DEFAULT_REQUEST_TIMEOUT, minimum=1),
         user_agent=_string(config, "user_agent"),
         ca_bundle=ca_bundle,

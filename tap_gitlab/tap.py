@@ -20,6 +20,26 @@ from tap_gitlab.streams import STREAM_TYPES, GitLabStream
 logger = logging.getLogger("tap-gitlab")
 
 
+class _OncePerRun(logging.Filter):
+    """singer-sdk warns about unsorted streams once per partition; once per run says the same."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not message.startswith("Stream is assumed to be unsorted"):
+            return True
+        if message in self._seen:
+            return False
+        self._seen.add(message)
+        return True
+
+
+logging.getLogger("singer_sdk").addFilter(_OncePerRun())
+
+
 class TapGitLab(Tap):
     """Singer tap for GitLab (gitlab.com and self-hosted, including instances under a sub-path)."""
 

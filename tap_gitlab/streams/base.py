@@ -84,6 +84,10 @@ def normalize_timestamp(value: t.Any) -> t.Any:
     return value
 
 
+def _at_or_after(value: t.Any, floor: str) -> bool:
+    return bool(normalize_timestamp(value) >= floor)
+
+
 class GitLabStream(Stream):
     """Base of every GitLab stream. Subclasses set class attributes only."""
 
@@ -313,7 +317,7 @@ class GitLabStream(Stream):
                         record
                         for record in records
                         if record is not None
-                        and (floor is None or rk is None or normalize_timestamp(record.get(rk)) >= floor)
+                        and (floor is None or rk is None or record.get(rk) is None or _at_or_after(record[rk], floor))
                     ]
                 )
 
