@@ -159,6 +159,8 @@ class TapGitLab(Tap):
 
 
 def _producer(stream: GitLabStream, context: t.Mapping[str, t.Any] | None) -> t.Callable[[], t.Iterator[t.Any]]:
+    if stream.scope in ("project", "group") and not context:
+        return lambda: iter(())  # no group (or project) in the selection: the SDK still asks once, with {}
     return stream.plan_partition(context).produce
 
 
