@@ -1,9 +1,9 @@
 """Fault injection: rules that replace a matching request's answer with a failure.
 
 `sim.faults.add(kind, path=<regex searched in the path below the prefix>, times=N, every=K, after=M,
-probability=p, seed=s, delay_s=..., retry_after=...)`. A rule sees only requests whose method and path match;
-of those it skips the first `after`, then fires on every `every`-th one (1 = each), with `probability`, at
-most `times` times (None = no limit).
+probability=p, seed=s, delay_s=..., retry_after=..., location=...)`. A rule sees only requests whose method
+and path match; of those it skips the first `after`, then fires on every `every`-th one (1 = each), with
+`probability`, at most `times` times (None = no limit). Kind "redirect" answers 302 to `location`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ KINDS = (
     "html",
     "403",
     "404",
+    "redirect",
 )
 
 
@@ -43,6 +44,7 @@ class FaultRule:
     seed: int = 0
     delay_s: float = 5.0  # "timeout": how long to stall before answering
     retry_after: int = 1  # seconds in Retry-After / RateLimit-Reset for the 429 kinds
+    location: str = ""  # "redirect": the Location of a 302 (any URL, e.g. on another host)
     mode: str = "short"  # "truncated": "short" (Content-Length larger than the body sent) or "invalid_json"
     seen: int = 0
     fired: int = 0

@@ -549,6 +549,9 @@ class _Handler(BaseHTTPRequestHandler):
                 b"</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
             )
             self._send(502, html, [], content_type="text/html")
+        elif kind == "redirect":
+            status = 302
+            self._send(302, b"", [("Location", rule.location)], content_type="text/html")
         elif kind.startswith("429"):
             status = 429
             reset = int(time.time()) + rule.retry_after
