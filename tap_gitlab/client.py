@@ -22,6 +22,7 @@ import json
 import logging
 import random
 import socket
+import ssl
 import threading
 import time
 import typing as t
@@ -46,6 +47,7 @@ PER_PAGE = 100
 MAX_TRANSIENT_ATTEMPTS = 8  # 429 / 502 / 503 / 504 / resets / timeouts / bad bodies
 MAX_SERVER_ERROR_ATTEMPTS = 4  # 500
 MAX_REFUSED_ATTEMPTS = 4  # connection refused: a restarting server comes back fast, a wrong port never does
+MAX_HTML_ATTEMPTS = 2  # a 200 HTML page: once more in case a proxy flapped, then it is the wrong address
 MAX_BACKOFF_SECONDS = 60.0
 MAX_RETRY_AFTER_SECONDS = 900.0
 _REDIRECTS = {301, 302, 303, 307, 308}
@@ -132,8 +134,8 @@ def _retry_after(response: requests.Response) -> float | None:
     return None
 
 
-def _connection_failure(exc: BaseException) -> str:
-    """'unresolvable' (DNS), 'refused', or 'other' (resets, timeouts: worth the full retry budget)."""
+def _chain(exc: BaseException) -> t.Iterator[BaseException]:
+    """`exc` and every exception it wraps (causes, contexts, exceptions among its args, urllib3's `reason`)."""
     seen: set[int] = set()
     pending: list[BaseException | None] = [exc]
     while pending:
@@ -141,18 +143,34 @@ def _connection_failure(exc: BaseException) -> str:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        name = type(current).__name__
-        if name == "NameResolutionError" or isinstance(current, socket.gaierror):
-            return "unresolvable"
-        if isinstance(current, ConnectionRefusedError):
-            return "refused"
+        yield current
         pending.extend(
             [current.__cause__, current.__context__, *(a for a in current.args if isinstance(a, BaseException))]
         )
         reason = getattr(current, "reason", None)
         if isinstance(reason, BaseException):
             pending.append(reason)
+
+
+def _connection_failure(exc: BaseException) -> str:
+    """'unresolvable' (DNS), 'refused', 'certificate' (TLS verification failed), or 'other' (resets, timeouts:
+    worth the full retry budget)."""
+    for current in _chain(exc):
+        if type(current).__name__ == "NameResolutionError" or isinstance(current, socket.gaierror):
+            return "unresolvable"
+        if isinstance(current, ConnectionRefusedError):
+            return "refused"
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return "certificate"
     return "other"
+
+
+def _verify_message(exc: BaseException) -> str:
+    """OpenSSL's reason for rejecting a certificate, e.g. 'self-signed certificate in certificate chain'."""
+    for current in _chain(exc):
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return str(current.verify_message or current.reason or "certificate not trusted")
+    return "certificate not trusted"
 
 
 class GitLabClient:
@@ -247,6 +265,12 @@ class GitLabClient:
                     raise GitLabAPIError(
                         f"cannot resolve the host of api_url ({urlsplit(url).hostname}); check api_url for typos"
                     ) from None
+                if cause == "certificate":
+                    # Not transient: retrying cannot make an untrusted certificate trusted.
+                    raise GitLabAPIError(
+                        f"TLS certificate verification failed for {self._origin[1]} ({_verify_message(exc)}); "
+                        "if the instance uses a private or self-signed CA, set ca_bundle to its PEM file"
+                    ) from None
                 if cause == "refused" and transient_failures >= MAX_REFUSED_ATTEMPTS:
                     raise GitLabAPIError(
                         f"nothing is listening at {self._origin[1]}:{urlsplit(url).port or ''} (connection "
@@ -270,6 +294,11 @@ class GitLabClient:
                 if self.auth.can_refresh and not refreshed:
                     refreshed = self.auth.refresh(headers)
                     continue
+                if self.auth.can_refresh:
+                    raise AuthError(
+                        f"GitLab rejected the OAuth access token even after a refresh (401 on {method} "
+                        f"{self._display(url)}); re-authorize the connector"
+                    )
                 raise AuthError(
                     f"GitLab rejected the token (401 on {method} {self._display(url)}): it is invalid, expired "
                     "or revoked; create a new token with the read_api scope"
@@ -279,7 +308,9 @@ class GitLabClient:
                     "the token lacks the read_api scope (403 insufficient_scope); create a token with read_api"
                 )
             if status in (403, 404):
-                raise ResourceUnavailable(f"{_status_text(response)} on {method} {self._display(url)}", status=status)
+                raise ResourceUnavailable(
+                    f"{self._gitlab_text(response)} on {method} {self._display(url)}", status=status
+                )
             if status == 429 or status in (502, 503, 504):
                 transient_failures += 1
                 wait = _retry_after(response) if status == 429 else None
@@ -297,14 +328,14 @@ class GitLabClient:
                 server_errors += 1
                 if server_errors >= MAX_SERVER_ERROR_ATTEMPTS:
                     raise GitLabAPIError(
-                        f"GitLab answered {_status_text(response)} to {method} {self._display(url)} "
+                        f"GitLab answered {self._gitlab_text(response)} to {method} {self._display(url)} "
                         f"{server_errors} times; try again later or check the instance's health",
                         status=status,
                     )
                 self._backoff(server_errors, None, f"HTTP {status}", url)
                 continue
             raise GitLabAPIError(
-                f"GitLab answered {_status_text(response)} to {method} {self._display(url)}",
+                f"GitLab answered {self._gitlab_text(response)} to {method} {self._display(url)}",
                 status=status,
             )
 
@@ -317,7 +348,13 @@ class GitLabClient:
                 return response.json(), response
             except ValueError:
                 attempts += 1
-                kind = response.headers.get("Content-Type", "unknown type").split(";")[0]
+                kind = response.headers.get("Content-Type", "unknown type").split(";")[0].strip()
+                if kind == "text/html" and attempts >= MAX_HTML_ATTEMPTS:
+                    # A successful HTML answer is a web page (a login or landing page), not a passing fault.
+                    raise GitLabAPIError(
+                        f"GET {self._display(url)} answered an HTML page, not GitLab's JSON API; check that "
+                        "api_url is the GitLab instance's address (not a proxy, login or landing page)"
+                    ) from None
                 if attempts >= MAX_TRANSIENT_ATTEMPTS:
                     raise GitLabAPIError(
                         f"GitLab's answer to GET {self._display(url)} is not valid JSON ({kind}) after "
@@ -347,6 +384,10 @@ class GitLabClient:
         return body
 
     # -- helpers ------------------------------------------------------------------------------------------
+
+    def _gitlab_text(self, response: requests.Response) -> str:
+        """The status and GitLab's error text, scrubbed of secrets (an error body may echo the request)."""
+        return self.scrub(_status_text(response))
 
     def _display(self, url: str) -> str:
         """The part of a URL worth showing a person: the API path and query, scrubbed of secrets."""
