@@ -8,7 +8,9 @@ token store *before* it is used, so that a crash cannot leave the next run holdi
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -18,6 +20,8 @@ import requests
 
 from tap_gitlab.errors import AuthError
 from tap_gitlab.settings import OAuthCredentials, Settings, parse_datetime
+
+logger = logging.getLogger("tap-gitlab")
 
 # Refresh this long before the recorded expiry, so that a request is never sent with a token about to lapse.
 _EXPIRY_MARGIN = dt.timedelta(seconds=120)
@@ -80,6 +84,9 @@ class OAuth2Auth(Auth):
         self._lock = threading.Lock()
         self._generation = 0
         self.refresh_count = 0
+        # Which configured grant the store descends from: a store written before the connector was
+        # re-authorized holds a dead refresh token, and must not shadow the new one in the config.
+        self._origin = _fingerprint(creds.refresh_token)
         self._load_store()
 
     def _load_store(self) -> None:
@@ -89,6 +96,10 @@ class OAuth2Auth(Auth):
         try:
             with open(self._store_path, encoding="utf-8") as handle:
                 stored = json.load(handle)
+            origin = stored.get("origin")
+            if origin is not None and origin != self._origin:
+                logger.info("The OAuth credentials in the config are newer than the token store; using them")
+                return
             self._access_token = stored["access_token"]
             self._refresh_token = stored["refresh_token"]
             expiry = stored.get("token_expiry_date")
@@ -106,19 +117,27 @@ class OAuth2Auth(Auth):
             "access_token": self._access_token,
             "refresh_token": self._refresh_token,
             "token_expiry_date": self._expiry.isoformat().replace("+00:00", "Z") if self._expiry else None,
+            "origin": self._origin,
         }
         directory = os.path.dirname(os.path.abspath(self._store_path))
-        fd, tmp = tempfile.mkstemp(prefix=".oauth-", dir=directory)
+        tmp = None
         try:
+            fd, tmp = tempfile.mkstemp(prefix=".oauth-", dir=directory)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(payload, handle)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(tmp, 0o600)
             os.replace(tmp, self._store_path)
-        except BaseException:
-            if os.path.exists(tmp):
+        except BaseException as exc:
+            if tmp is not None and os.path.exists(tmp):
                 os.unlink(tmp)
+            if isinstance(exc, OSError):
+                # The old refresh token is already spent: stop rather than run on tokens nobody will remember.
+                raise AuthError(
+                    f"could not save the rotated OAuth tokens to the token store {self._store_path} "
+                    f"({type(exc).__name__}: {exc.strerror or exc}); make it writable and re-authorize"
+                ) from None
             raise
 
     def headers(self) -> dict[str, str]:
@@ -169,6 +188,11 @@ class OAuth2Auth(Auth):
         self._generation += 1
         self.refresh_count += 1
         self._save_store()
+
+
+def _fingerprint(refresh_token: str) -> str:
+    """A short one-way tag of a configured refresh token (never the token itself)."""
+    return hashlib.sha256(refresh_token.encode()).hexdigest()[:16]
 
 
 def build_auth(settings: Settings, session_factory: t.Callable[[], requests.Session]) -> Auth:
