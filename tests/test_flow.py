@@ -655,3 +655,32 @@ def test_no_run_ever_printed_the_token():
     assert RUNS, "no connector ran"
     for run in RUNS:
         assert TOKEN not in run.stdout and TOKEN not in run.stderr
+
+
+def test_record_lines_in_singer_sdks_layout_are_split_without_reencoding():
+    import datetime as dt
+    import decimal
+
+    from singer_sdk.singerlib.encoding.simple import RecordMessage
+    from singer_sdk.singerlib.json import serialize_json
+
+    records = [
+        {"id": 1, "title": 'quote " and \\ and }', "nested": {"time_extracted": "x", "version": 3}},
+        {"id": 2, "note": "caf\u00e9 \U0001f600", "amount": decimal.Decimal("0.1000000000000000055511151231257827")},
+        {"id": 3, "empty": {}, "list": [{"a": "}"}], "last": 7},
+    ]
+    for record in records:
+        for version, extracted in (
+            (None, None),
+            (5, None),
+            (None, dt.datetime(2024, 1, 1, tzinfo=dt.UTC)),
+            (5, dt.datetime(2024, 1, 1, tzinfo=dt.UTC)),
+        ):
+            message = RecordMessage(stream="merge_requests", record=record, version=version, time_extracted=extracted)
+            line = (serialize_json(message.to_dict()) + "\n").encode()
+            stream, body = capture.split_record(line)
+            assert stream == "merge_requests"
+            assert json.loads(body, parse_float=decimal.Decimal) == record
+    assert capture.split_record(b'{"type": "RECORD", "stream": "x", "record": {}}\n') is None  # other layout
+    assert capture.split_record(b'{"type":"STATE","value":{}}\n') is None
+    assert capture.split_record(b'{"type":"RECORD","stream":"x","record":[1]}\n') is None

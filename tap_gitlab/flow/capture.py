@@ -142,6 +142,47 @@ class StderrRelay(threading.Thread):
             self._log.write(level, msg, fields)
 
 
+# -- records ------------------------------------------------------------------------------------------------
+
+# singer-sdk writes RECORD messages compactly (simplejson, ASCII, separators ",:") as
+# {"type":"RECORD","stream":"<name>","record":{…}[,"version":<int>][,"time_extracted":"<instant>"]}.
+# The record's JSON text is copied into `captured` as it is: no parse and re-encode per record (the bulk of
+# the adapter's work otherwise), and decimals keep their exact digits. Any other shape takes the slow path.
+_RECORD_HEAD = b'{"type":"RECORD","stream":"'
+_RECORD_MID = b'","record":'
+_TIME_EXTRACTED = b',"time_extracted":"'
+_VERSION = b',"version":'
+
+
+def split_record(line: bytes) -> tuple[str, bytes] | None:
+    """(stream, the record's JSON text) of a RECORD line in singer-sdk's layout; None for anything else."""
+    if not line.startswith(_RECORD_HEAD):
+        return None
+    end_of_name = line.find(b'"', len(_RECORD_HEAD))
+    if end_of_name < 0 or not line.startswith(_RECORD_MID, end_of_name):
+        return None
+    name = line[len(_RECORD_HEAD) : end_of_name]
+    if b"\\" in name:
+        return None
+    body = line[end_of_name + len(_RECORD_MID) :].rstrip()
+    if not body.endswith(b"}"):
+        return None
+    body = body[:-1]  # the message's closing brace
+    if body.endswith(b'"'):  # a time_extracted value (the record object itself ends with a brace)
+        cut = body.rfind(_TIME_EXTRACTED)
+        if cut < 0:
+            return None
+        body = body[:cut]
+    if body[-1:].isdigit():  # a version number
+        cut = body.rfind(_VERSION)
+        if cut < 0:
+            return None
+        body = body[:cut]
+    if not (body.startswith(b"{") and body.endswith(b"}")):
+        return None
+    return name.decode("ascii", "replace"), body
+
+
 # -- the session --------------------------------------------------------------------------------------------
 
 
@@ -160,17 +201,16 @@ class Session:
         self.pending = False  # captured documents not yet followed by a checkpoint
         self.skipped: set[str] = set()
 
-    def record(self, message: dict[str, t.Any]) -> None:
-        stream = message.get("stream")
+    def record(self, stream: t.Any, doc: bytes | None) -> None:
+        """One captured document; `doc` is the record's JSON text (an object)."""
         index = self.binding_of.get(stream) if isinstance(stream, str) else None
-        record = message.get("record")
-        if index is None or not isinstance(record, dict):
-            if stream not in self.skipped:
+        if index is None or doc is None:
+            if str(stream) not in self.skipped:
                 self.skipped.add(str(stream))
                 LOG.warn(f"ignoring records of stream {stream!r}, which no binding captures")
             return
-        self.out.send_line(b'{"captured":{"binding":%d,"doc":%s}}' % (index, encode(record)))
-        self.counts[t.cast(str, stream)] += 1
+        self.out.send_line(b'{"captured":{"binding":%d,"doc":%s}}' % (index, doc))
+        self.counts[stream] += 1
         self.pending = True
 
     def state(self, value: t.Any) -> None:
@@ -318,7 +358,12 @@ def run(open_request: dict[str, t.Any], out: Output) -> int:
 
 def _run_tap(session: Session, command: list[str]) -> int:
     proc = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_tap_env()
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_tap_env(),
+        bufsize=1 << 16,
     )
     assert proc.stdout is not None and proc.stderr is not None
     relay = StderrRelay(proc.stderr, LOG)
@@ -332,6 +377,10 @@ def _run_tap(session: Session, command: list[str]) -> int:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         for line in proc.stdout:
+            fast = split_record(line)
+            if fast is not None:
+                session.record(*fast)
+                continue
             if not line.strip():
                 continue
             try:
@@ -343,7 +392,8 @@ def _run_tap(session: Session, command: list[str]) -> int:
                 continue
             kind = message.get("type") if isinstance(message, dict) else None
             if kind == "RECORD":
-                session.record(message)
+                record = message.get("record")
+                session.record(message.get("stream"), encode(record) if isinstance(record, dict) else None)
             elif kind == "STATE":
                 session.state(message.get("value"))
             elif kind != "SCHEMA":
