@@ -320,6 +320,8 @@ def normalize_api_url(value: t.Any) -> tuple[str, list[str]]:
     if not isinstance(value, str):
         raise ConfigError(f"setting 'api_url' must be a URL string, got {type(value).__name__}")
     text = value.strip()
+    if re.search(r"\s", text):
+        raise ConfigError(f"setting 'api_url' is not a URL: {text!r}; use e.g. https://gitlab.example.com")
     if "://" not in text:
         raise ConfigError(f"setting 'api_url' must start with https:// (or http://), got {text!r}; e.g. https://{text}")
     parts = urlsplit(text)
