@@ -104,6 +104,8 @@ def singer_from_stored(stored: t.Any) -> dict[str, t.Any] | None:
 _SDK_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[,.]\d+\s*\|\s*(\w+)\s*\|\s*(\S+)\s*\|\s?(.*)$")
 _SDK_LEVELS = {"DEBUG": "debug", "INFO": "info", "WARNING": "warn", "ERROR": "error", "CRITICAL": "error"}
 ERROR_PREFIX = "tap-gitlab: error:"
+# singer-sdk's routine lines that say nothing to someone reading a capture's logs.
+_QUIET = ("Skipping deselected stream", "Skipping parse of env var settings")
 
 
 class StderrRelay(threading.Thread):
@@ -127,7 +129,7 @@ class StderrRelay(threading.Thread):
             if match:
                 level = _SDK_LEVELS.get(match.group(1).upper(), "info")
                 logger, msg = match.group(2), match.group(3)
-                if logger == "singer_sdk.metrics":
+                if logger == "singer_sdk.metrics" or msg.startswith(_QUIET):
                     level = "debug"
                 fields["logger"] = logger
             else:

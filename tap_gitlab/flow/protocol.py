@@ -130,7 +130,10 @@ class LogHandler(logging.Handler):
                 level = "info"
             else:
                 level = "debug"
-            self._log.write(level, record.getMessage(), {"logger": record.name})
+            message = record.getMessage()
+            if level == "info" and message.startswith("Skipping parse of env var settings"):
+                level = "debug"  # singer-sdk's routine line on every in-process discovery
+            self._log.write(level, message, {"logger": record.name})
         except Exception:  # a log line must never break the protocol
             self.handleError(record)
 
