@@ -37,7 +37,7 @@ from tap_gitlab import __version__
 from tap_gitlab.auth import Auth, build_auth
 from tap_gitlab.concurrency import current_counters
 from tap_gitlab.errors import AuthError, GitLabAPIError, ResourceUnavailable, TransientError
-from tap_gitlab.pagination import next_page_url, reroot
+from tap_gitlab.pagination import UpdatedAtSeek, next_page_url, reroot
 from tap_gitlab.ratelimit import RateGovernor
 from tap_gitlab.settings import Settings
 
@@ -366,6 +366,9 @@ class GitLabClient:
         """Every page of a listing, following next links; `per_page=100` unless given."""
         query = {"per_page": PER_PAGE, **(params or {})}
         url: str | None = self.url(path, query)
+        # Listings sorted by updated_at are read by seeking on updated_after: offsets shift when records change.
+        seek = UpdatedAtSeek() if UpdatedAtSeek.applies(query) else None
+        offset_next: str | None = None  # where offset paging would have gone, should seeking not work
         while url is not None:
             body, response = self.get_json(url)
             if isinstance(body, dict):  # a single object where a list was expected: one page of one record
@@ -373,10 +376,24 @@ class GitLabClient:
                 return
             if not isinstance(body, list):
                 raise GitLabAPIError(f"GitLab's answer to GET {self._display(url)} is not a list")
-            yield Page(body, url)
+            records = body
+            if seek is not None:
+                accepted = seek.accept(body)
+                if accepted is None:  # the endpoint ignored updated_after: go on by offset from where we were
+                    logger.debug("GET %s ignores updated_after; paging by offset", self._display(url))
+                    url = offset_next
+                    continue
+                records = accepted
+            yield Page(records, url)
             if not body:
                 return  # an empty page ends a listing (commits send a next link after a full last page)
-            url = next_page_url(response, self.api_root)
+            link = next_page_url(response, self.api_root)
+            value = seek.next_value() if seek is not None and link is not None else None
+            if value is None:
+                url = link
+            else:
+                offset_next = link
+                url = self.url(path, {**query, UpdatedAtSeek.param: value})
 
     def get_object(self, path: str, params: t.Mapping[str, t.Any] | None = None) -> t.Any:
         """GET one object."""
