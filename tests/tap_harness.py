@@ -13,6 +13,19 @@ from pathlib import Path
 
 # Every stdout/stderr of every tap run in the suite, for the suite-wide "no token anywhere" check.
 OUTPUTS: list[tuple[str, str]] = []
+# Every secret any tap run of the suite was given (see tests/secrets_guard.py); run_tap adds the config's.
+KNOWN_SECRETS: set[str] = set()
+SECRET_KEYS = ("private_token", "access_token", "personal_access_token", "refresh_token", "client_secret", "client_id")
+
+
+def register_secrets(config: t.Any) -> None:
+    """Remember every secret value of a config (private_token, credentials.*token / *secret / client_id)."""
+    if isinstance(config, dict):
+        for key, value in config.items():
+            if key in SECRET_KEYS and isinstance(value, str) and value.strip():
+                KNOWN_SECRETS.add(value.strip())
+            else:
+                register_secrets(value)
 
 
 @dataclass
@@ -64,6 +77,7 @@ def run_tap(
     tmp_path.mkdir(parents=True, exist_ok=True)
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
+    register_secrets(config)
     command = [sys.executable, "-m", "tap_gitlab", "--config", str(config_path), *args]
     if catalog is not None:
         catalog_path = tmp_path / "catalog.json"
