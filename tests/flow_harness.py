@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from estuary_cdk.capture.task import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from tap_gitlab.flow.spec import secrets_of
+from tests import secrets_guard
+
 INTERNAL_SPEC = {"spec": {"connectorType": "IMAGE", "config": {}}}
 
 
@@ -93,6 +96,16 @@ class Run:
         return docs
 
 
+def _guard(request: dict[str, t.Any] | None, stdout: str, stderr: str) -> None:
+    """Hand the run to the suite-wide secrets guard: the request's secrets must not be in its output."""
+    body = next(iter((request or {}).values()), {}) if request else {}
+    config = body.get("config") or (body.get("capture") or {}).get("config") if isinstance(body, dict) else None
+    for secret in secrets_of(config):
+        secrets_guard.register_secret(secret)
+    secrets_guard.register_output("flow-source-gitlab stdout", stdout)
+    secrets_guard.register_output("flow-source-gitlab stderr", stderr)
+
+
 def run_connector(
     request: dict[str, t.Any] | None,
     *,
@@ -135,6 +148,7 @@ def run_connector(
             reader.join()
     stdout = chunks.get("out", b"").decode()
     stderr = chunks.get("err", b"").decode()
+    _guard(request, stdout, stderr)
     assert stdout == "" or stdout.endswith("\n"), "partial last line on stdout"
     responses = [json.loads(line) for line in stdout.splitlines()]
     for response in responses:
