@@ -368,7 +368,10 @@ def main(argv: t.Sequence[str] | None = None) -> int:
         streams = bench.our_streams
         results["our_streams"] = streams
         results["stream_scopes"] = report.stream_scopes(streams)
-        bench.ours("all streams", streams, workers=args.workers)
+        # With --streams the main runs cover only those streams; say so wherever they are shown.
+        main_label = f"{len(streams)} selected streams" if args.streams.strip() else "all streams"
+        results["main_label"] = main_label
+        bench.ours(main_label, streams, workers=args.workers)
         comparisons = []
         for peer in args.peer_list:
             shared = sorted({ours for ours in PEER_STREAMS[peer].values() if ours in streams})
@@ -380,12 +383,12 @@ def main(argv: t.Sequence[str] | None = None) -> int:
         scaling = []
         for workers in args.scaling_list:
             reuse = next(
-                (r for r in bench.runs if r.label == "all streams" and r.run == "full" and r.workers == workers), None
+                (r for r in bench.runs if r.label == main_label and r.run == "full" and r.workers == workers), None
             )
-            run = reuse or bench.ours("all streams", streams, workers=workers, runs=["full"])[0]
+            run = reuse or bench.ours(main_label, streams, workers=workers, runs=["full"])[0]
             scaling.append(run.to_json())
         results["scaling"] = scaling
-        results["runs"] = [r.to_json() for r in bench.runs if r.label == "all streams"]
+        results["runs"] = [r.to_json() for r in bench.runs if r.label == main_label]
     if args.rate_limit:
         results["rate_limit"] = _rate_limit_test(args, results["config"]["start_date"], work, token)
     results["targets"] = report.evaluate(results)

@@ -213,3 +213,28 @@ def test_end_to_end_on_tiny_with_our_tap_only(tmp_path):
     assert "## tiny dataset, 0 ms added latency" in text
     assert "| tap-gitlab | all streams | full | 8 |" in text
     assert "### Targets (issue 6)" in text
+
+
+def test_scaling_target_uses_1_and_8_workers_and_a_stream_subset_is_labelled():
+    results = {
+        "date": "2026-01-01T00:00:00+00:00",
+        "machine": {"nproc": 2, "python": "3.11.7", "platform": "Linux"},
+        "command": "python -m bench.run --streams branches,tags --scaling 1,2,8,16",
+        "config": {"size": "medium", "seed": 1, "latency_ms": 50, "workers": 8, "timeout_min": 30},
+        "main_label": "2 selected streams",
+        "our_streams": ["branches", "tags"],
+        "runs": [_row("tap-gitlab", "2 selected streams", "full", 10.0, 500, workers=8)],
+        "scaling": [
+            _row("tap-gitlab", "2 selected streams", "full", 70.0, 500, workers=1),
+            _row("tap-gitlab", "2 selected streams", "full", 40.0, 500, workers=2),
+            _row("tap-gitlab", "2 selected streams", "full", 10.0, 500, workers=8),
+            _row("tap-gitlab", "2 selected streams", "full", 9.0, 500, workers=16),
+        ],
+    }
+    targets = {x["target"]: x for x in report.evaluate(results)}
+    scaling = targets["scaling: 8 workers vs 1: throughput ≥ 6x"]  # not 16 vs 1
+    assert scaling["pass"] is True and scaling["measured"].startswith("100 vs 14 records/s")
+    text = report.render([results])
+    assert "### tap-gitlab, 2 selected streams" in text
+    assert "Streams of the tap-gitlab runs: branches, tags" in text
+    assert "### Scaling (tap-gitlab, 2 selected streams, full sync)" in text

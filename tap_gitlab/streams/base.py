@@ -24,8 +24,10 @@ import typing as t
 from dataclasses import dataclass, field
 from importlib import resources
 
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import Stream
 
+from tap_gitlab.conform import Conformer
 from tap_gitlab.errors import ResourceUnavailable
 
 if t.TYPE_CHECKING:
@@ -139,6 +141,17 @@ class GitLabStream(Stream):
     @property
     def client(self) -> GitLabClient:
         return self._gitlab_tap.client
+
+    # singer-sdk's own conformance re-derives each property's schema kind for every value of every record;
+    # `Conformer` (tap_gitlab/conform.py) makes the same decisions once per schema, here in `post_process`.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
+        schema = self.effective_schema
+        conformer = self.__dict__.get("_conformer")
+        if conformer is None or conformer.schema is not schema:
+            conformer = self._conformer = Conformer(schema)
+        return conformer.conform(self.name, row, self.logger)
 
     @property
     def enabled(self) -> bool:
