@@ -9,7 +9,10 @@ children without a filter of their own, the parent listing that tells which pare
 - the request plan runs ahead on the tap's `Prefetcher`; records come back in plan order;
 - sorted streams checkpoint after every page, so a crash re-reads at most one page per partition;
 - fan-out children are fetched only for parents changed since the bookmark; the bookmark is the parent's
-  `updated_at` and advances after each parent's children, so a crash loses no child;
+  `updated_at` and advances after each parent's children, so a crash loses no child; a STATE follows a page
+  of parents, or any parent after which another would take the records since the last STATE past a page;
+- a listing that cannot advance its bookmark until its end (project jobs, newest first) keeps a resume point
+  (`listing_progress`) in its partition's state after each page, so a resumed run skips what was emitted;
 - a 403/404 on a partition skips that partition with a warning and counts it in the summary.
 """
 
@@ -46,8 +49,16 @@ class Batch:
 
     records: list[Record]
     advance: str | None = None
-    checkpoint: bool = True  # a STATE may follow this batch (false inside a page of fan-out parents)
+    checkpoint: bool = True  # the end of a page: a STATE follows this batch (else one may, see `_state_due`)
     advance_ids: tuple[t.Any, ...] = ()  # the parents whose children are now out, at the `advance` value
+    # The partition's `listing_progress` after this batch ({} removes it; None leaves it as it is).
+    progress: dict[str, t.Any] | None = None
+
+
+# At most this many records are emitted between two STATEs of a partition (one GitLab page), unless one
+# parent's children alone are more: what a crash can make a resumed run emit again.
+CHECKPOINT_RECORDS = 100
+PROGRESS_KEY = "listing_progress"
 
 
 @dataclass
@@ -88,6 +99,16 @@ def normalize_timestamp(value: t.Any) -> t.Any:
 
 def _at_or_after(value: t.Any, floor: str) -> bool:
     return bool(normalize_timestamp(value) >= floor)
+
+
+def _state_due(previous: Batch | None, unsaved: int, upcoming: Batch) -> bool:
+    """Whether a STATE goes out before `upcoming`: after a page, or before records would pile up past one.
+
+    Every batch ends at a valid resume point: a page, or a fan-out parent whose children are all out.
+    """
+    if previous is None:
+        return False
+    return previous.checkpoint or unsaved + len(upcoming.records) > CHECKPOINT_RECORDS
 
 
 class GitLabStream(Stream):
@@ -210,17 +231,24 @@ class GitLabStream(Stream):
         )
         logger.info("%s: %s: started", self.name, label)
         count = 0
-        checkpoint_due = False
+        unsaved = 0  # records emitted since this partition's last STATE
+        previous: Batch | None = None
         try:
             for batch in job.results():
-                if checkpoint_due and self.is_sorted:
-                    self._write_state_message()  # checkpoint between pages: a crash re-reads one page at most
-                checkpoint_due = batch.checkpoint
+                # Checkpoint between pages, and between fan-out parents before records pile up past a page:
+                # a crash re-reads one page at most (or one parent's children when they alone exceed it).
+                if self.is_sorted and _state_due(previous, unsaved, batch):
+                    self._write_state_message()
+                    unsaved = 0
                 for record in batch.records:
                     count += 1
+                    unsaved += 1
                     yield record
                 if batch.advance is not None and self.replication_key:
                     self._advance(batch, context)
+                if batch.progress is not None:
+                    self._set_progress(batch.progress, context)
+                previous = batch
         except ResourceUnavailable as exc:
             reason = str(exc)
             logger.warning("%s: %s: skipped: %s", self.name, label, reason)
@@ -258,6 +286,17 @@ class GitLabStream(Stream):
             state["boundary_ids"] = []
         known = state["boundary_ids"]
         known.extend(parent_id for parent_id in batch.advance_ids if parent_id not in known)
+
+    def _set_progress(self, progress: dict[str, t.Any], context: Context | None) -> None:
+        state = self.get_context_state(context)
+        if progress:
+            state[PROGRESS_KEY] = progress
+        else:
+            state.pop(PROGRESS_KEY, None)
+
+    def progress(self, context: Context | None) -> dict[str, t.Any]:
+        """Where an interrupted run left a listing that had no bookmark yet (empty: start at the beginning)."""
+        return dict(self.get_context_state(context).get(PROGRESS_KEY) or {})
 
     def boundary(self, context: Context | None) -> tuple[str | None, frozenset[t.Any]]:
         """The fan-out bookmark and the parents at exactly that value whose children were already read."""
@@ -375,7 +414,7 @@ class GitLabStream(Stream):
                     yield Batch(
                         records,
                         advance=parent.get(cursor),
-                        checkpoint=index == len(parents) - 1,
+                        checkpoint=index == len(parents) - 1,  # a page of parents
                         advance_ids=(parent.get("id"),),
                     )
 

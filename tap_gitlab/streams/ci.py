@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
-from tap_gitlab.streams.base import Batch, Context, GitLabStream, PartitionPlan
+from tap_gitlab.streams.base import Batch, Context, GitLabStream, PartitionPlan, normalize_timestamp
 
 PIPELINE_LISTING: dict[str, t.Any] = {"order_by": "updated_at", "sort": "asc"}
 
@@ -38,6 +38,11 @@ class JobsStream(GitLabStream):
     be one request per pipeline, so the whole project is read instead from `GET /projects/:id/jobs` (keyset,
     newest first, 100 jobs a request), each job matched to its pipeline's `updated_at` from the pipeline
     listing read just before; jobs of pipelines that appear after that listing are left to the next run.
+
+    That read advances the bookmark only at its end (jobs come newest first, not by pipeline), so after each
+    page it saves a resume point instead: the lowest job id emitted and the newest pipeline `updated_at` of
+    the listing. A run resumed from it skips the jobs already emitted and the pipelines changed since (their
+    `updated_at` is past the bookmark it ends with, so the next run reads their jobs).
     """
 
     name = "jobs"
@@ -58,29 +63,41 @@ class JobsStream(GitLabStream):
         pipelines_path = self.listing_path(context)
         jobs_path = "/projects/{project_id}/jobs".format(**context)
         client = self.client
+        resume = self.progress(context)
+        below_id = resume.get("below_id")  # the interrupted run emitted every listed pipeline's jobs from here up
+        through = resume.get("through")  # ... of the pipelines updated at or before this
 
         def produce() -> t.Iterator[Batch]:
             pipeline_updated_at: dict[int, str] = {}
             newest = None
             for page in client.pages(pipelines_path, params):
                 for pipeline in page.records:
+                    if through is not None and normalize_timestamp(pipeline["updated_at"]) > through:
+                        continue  # changed since the interrupted run's listing: the next run reads its jobs
                     pipeline_updated_at[pipeline["id"]] = pipeline["updated_at"]
                     newest = pipeline["updated_at"]  # sorted ascending: the last one is the newest
             if not pipeline_updated_at:
+                yield Batch([], progress={})
                 return
+            progress = {"through": through or normalize_timestamp(newest)}
             for page in client.pages(jobs_path, {"pagination": "keyset", "order_by": "id", "sort": "desc"}):
                 records = []
                 for job in page.records:
                     pipeline_id = (job.get("pipeline") or {}).get("id")
                     if pipeline_id not in pipeline_updated_at:
                         continue  # a pipeline older than start_date, or newer than the listing
+                    if below_id is not None and job["id"] >= below_id:
+                        continue  # emitted before the interrupted run stopped
                     extras = {"pipeline_id": pipeline_id, "pipeline_updated_at": pipeline_updated_at[pipeline_id]}
                     record = self.transform({**job, **extras}, context)
                     if record is not None:
                         records.append(record)
-                yield Batch(records, checkpoint=False)
+                if page.records:
+                    lowest = min(job["id"] for job in page.records)
+                    progress = {**progress, "below_id": lowest if below_id is None else min(lowest, below_id)}
+                yield Batch(records, progress=dict(progress))
             at_newest = tuple(pid for pid, updated in pipeline_updated_at.items() if updated == newest)
-            yield Batch([], advance=newest, advance_ids=at_newest)
+            yield Batch([], advance=newest, advance_ids=at_newest, progress={})
 
         return PartitionPlan(context, produce, params)
 
