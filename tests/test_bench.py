@@ -238,3 +238,42 @@ def test_scaling_target_uses_1_and_8_workers_and_a_stream_subset_is_labelled():
     assert "### tap-gitlab, 2 selected streams" in text
     assert "Streams of the tap-gitlab runs: branches, tags" in text
     assert "### Scaling (tap-gitlab, 2 selected streams, full sync)" in text
+
+
+def test_report_cli_merges_sections_with_a_preface_and_a_targets_table(tmp_path):
+    section = {
+        "date": "2026-01-01T00:00:00+00:00",
+        "machine": {"nproc": 2, "python": "3.11.7", "platform": "Linux"},
+        "command": "python -m bench.run --size small",
+        "config": {"size": "small", "seed": 1, "latency_ms": 0, "workers": 8, "timeout_min": 10},
+        "runs": [_row("tap-gitlab", "all streams", "full", 10.0, 500, workers=8)],
+        "scaling": [
+            _row("tap-gitlab", "all streams", "full", 70.0, 500, workers=1),
+            _row("tap-gitlab", "all streams", "full", 10.0, 500, workers=8),
+        ],
+    }
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(json.dumps(section))
+    second.write_text(json.dumps({**section, "date": "2026-01-02T00:00:00+00:00"}))
+    preface = tmp_path / "preface.md"
+    preface.write_text("Some words about the machine.\n")
+    out = tmp_path / "RESULTS.md"
+    assert report.main([str(out), str(first), str(second), "--preface", str(preface), "--note", "first run"]) == 0
+    text = out.read_text()
+    assert text.index("Some words about the machine.") < text.index("## Targets at a glance")
+    assert "| small dataset, 0 ms added latency (2026-01-02T00:00:00+00:00) | scaling: 8 workers vs 1" in text
+    assert text.count("## small dataset") == 2 and "first run" in text
+
+
+def test_own_incremental_targets_are_not_judged_on_a_stream_subset():
+    results = {
+        "config": {"size": "medium", "latency_ms": 50, "workers": 8},
+        "main_label": "7 selected streams",
+        "runs": [
+            _row("tap-gitlab", "7 selected streams", "full", 10.0, 500, workers=8),
+            _row("tap-gitlab", "7 selected streams", "incremental", 5.0, 40, workers=8),
+        ],
+    }
+    (target,) = report.evaluate(results)
+    assert target["target"] == "incremental wall time ≤ 1/10 of the full sync's"
+    assert target["pass"] is None and "the target is for all streams" in target["measured"]
