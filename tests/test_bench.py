@@ -211,7 +211,7 @@ def test_end_to_end_on_tiny_with_our_tap_only(tmp_path):
     assert set(full["records_by_stream"]) <= {"groups", "projects", "branches", "commits", "project_members"}
     text = output.read_text()
     assert "## tiny dataset, 0 ms added latency" in text
-    assert "| tap-gitlab | all streams | full | 8 |" in text
+    assert "| tap-gitlab | 5 selected streams | full | 8 |" in text
     assert "### Targets (issue 6)" in text
 
 
