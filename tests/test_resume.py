@@ -15,6 +15,11 @@ For every point:
   partition) are at most one page (100 records). A record's partition is its `project_id` (project streams)
   or `group_id` (group streams); `groups` and `projects` are one scope partition, `site_users` the instance.
 
+Two more checks pin the mechanisms down: in the fault-free output, sorted streams never leave more than a
+page of a partition's records between two STATEs (wherever a crash comes, the last STATE is at most a
+page behind); and a project's first jobs read, killed after its first page, resumes with exactly the jobs
+not yet emitted, leaving a pipeline changed in between to the next incremental run.
+
 `python -m tests.test_resume` runs every point and rewrites the table in README.md between
 `<!-- resume:start -->` and `<!-- resume:end -->`; the tests below run the same points.
 """
@@ -85,9 +90,10 @@ def run_segment(
     config: dict[str, t.Any],
     catalog: dict[str, t.Any],
     state: dict[str, t.Any] | None,
-    kill_after: int | None,
+    kill_after: int | t.Callable[[dict[str, t.Any]], bool] | None,
 ) -> Segment:
-    """Run the tap; SIGKILL it once `kill_after` lines of its stdout have been read (None: run to the end)."""
+    """Run the tap; SIGKILL it once `kill_after` lines of its stdout have been read, or right after the first
+    message for which `kill_after` is true (None: run to the end)."""
     tmp.mkdir(parents=True, exist_ok=True)
     register_secrets(config)
     (tmp / "config.json").write_text(json.dumps(config))
@@ -114,7 +120,7 @@ def run_segment(
         try:
             assert proc.stdout is not None
             for line in proc.stdout:
-                if kill_after is not None and segment.lines >= kill_after:
+                if isinstance(kill_after, int) and segment.lines >= kill_after:
                     segment.killed = True
                     break
                 segment.lines += 1
@@ -125,6 +131,9 @@ def run_segment(
                 elif message.get("type") == "STATE":
                     segment.last_state = message["value"]
                     segment.states_after.append(len(segment.records))
+                if callable(kill_after) and kill_after(message):
+                    segment.killed = True
+                    break
             if segment.killed:
                 os.kill(proc.pid, signal.SIGKILL)  # the line just read and all after it are lost
             proc.stdout.close()
@@ -400,3 +409,58 @@ def test_readme_has_the_crash_and_resume_table() -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _jobs_progress(state: dict[str, t.Any] | None) -> dict[int, dict[str, t.Any]]:
+    """project id -> `listing_progress` of the jobs partitions in a Singer state."""
+    partitions = ((state or {}).get("bookmarks", {}).get("jobs") or {}).get("partitions", [])
+    return {p["context"]["project_id"]: p["listing_progress"] for p in partitions if p.get("listing_progress")}
+
+
+@pytest.mark.slow
+def test_jobs_resume_inside_a_project_and_leave_pipelines_changed_since_to_the_next_run(tmp_path: Path) -> None:
+    """Killed inside a project's first jobs read, the resumed run emits only the jobs not yet out; a pipeline
+    updated (a job added) before the resume is left to the next incremental run, which reads all its jobs."""
+    dataset = Dataset.generate(size=SIZE, seed=SEED)
+    with GitLabSimulator(dataset, token=TOKEN) as sim:
+        top_groups = [g["full_path"] for g in dataset.expected("groups") if g.get("parent_id") is None]
+        config = {"api_url": sim.base_url, "private_token": TOKEN, "groups": top_groups, "max_concurrency": 8}
+        catalog = select(discover(tmp_path / "discover", config), ["jobs"])
+        # The project with the most jobs (two pages); the tap is killed right after the STATE after the first.
+        project_id = max(dataset.live_projects(), key=lambda pid: len(dataset.data(pid).jobs))
+        assert len(dataset.data(project_id).jobs) > 100
+        data = dataset.data(project_id)
+        first_page_read = min(job["id"] for job in data.jobs[:100])
+
+        def after_first_page(message: dict[str, t.Any]) -> bool:
+            return _jobs_progress(message.get("value")).get(project_id, {}).get("below_id") == first_page_read
+
+        killed = run_segment(tmp_path / "killed", config, catalog, None, after_first_page)
+        assert killed.killed
+        below_id = _jobs_progress(killed.last_state)[project_id]["below_id"]
+        emitted = {record["id"] for _, record in killed.records}
+        assert {job["id"] for job in data.jobs if job["id"] >= below_id} <= emitted
+        # Between the runs: one pipeline with jobs still to read gets a new job (which touches the pipeline).
+        pending = [job for job in data.jobs if job["id"] < below_id]
+        changed_pipeline = pending[0]["pipeline"]["id"]
+        still_due = {job["id"] for job in pending if job["pipeline"]["id"] != changed_pipeline}
+        assert still_due
+        new_job = dataset.add_job(project_id, changed_pipeline)
+
+        resumed = run_segment(tmp_path / "resumed", config, catalog, killed.last_state, None)
+        assert resumed.returncode == 0, resumed.stderr[-2000:]
+        # Exactly the jobs not yet emitted, but none of the changed pipeline's (its updated_at is past the
+        # listing the resume point belongs to).
+        assert {record["id"] for _, record in resumed.records if record["project_id"] == project_id} == still_due
+        assert not _jobs_progress(resumed.last_state), "the resume point outlived its partition"
+
+        following = run_segment(tmp_path / "next", config, catalog, resumed.last_state, None)
+        assert following.returncode == 0, following.stderr[-2000:]
+        assert {r["id"] for _, r in following.records if r["pipeline_id"] == changed_pipeline} == {
+            job["id"] for job in data.jobs_by_pipeline[changed_pipeline]
+        }
+        got = {record["id"] for segment in (killed, resumed, following) for _, record in segment.records}
+        assert new_job["id"] in got
+        assert got == {job["id"] for job in dataset.expected("jobs")}
+        before_and_after_kill = [record["id"] for segment in (killed, resumed) for _, record in segment.records]
+        assert len(before_and_after_kill) == len(set(before_and_after_kill)), "a job emitted twice"
