@@ -106,13 +106,35 @@ class OutputCounter:
             return self.singer_state
         states = []
         for state in self.airbyte_states.values():
-            stream_state = state["stream"].get("stream_state") or {}
-            if "__ab_full_refresh_sync_complete" in stream_state:
-                continue  # fed back, it makes Airbyte skip the stream entirely
-            states.append(state)
+            stream_state = _without_full_refresh_markers(state["stream"].get("stream_state") or {})
+            if stream_state is None:
+                continue  # fed back, the markers make Airbyte skip the stream (or partition) entirely
+            states.append({**state, "stream": {**state["stream"], "stream_state": stream_state}})
         if self.airbyte_global is not None:
             states.append(self.airbyte_global)
         return states
+
+
+_FULL_REFRESH_DONE = "__ab_full_refresh_sync_complete"
+
+
+def _without_full_refresh_markers(stream_state: dict[str, t.Any]) -> dict[str, t.Any] | None:
+    """An Airbyte stream state without its full-refresh markers; None when nothing else is left.
+
+    The marker comes at the top (`{"__ab_full_refresh_sync_complete": true}`) or, for a partitioned stream,
+    in each partition's cursor (`{"states": [{"partition": …, "cursor": {"__ab_full_refresh_sync_complete":
+    true}}]}`, airbyte-cdk 4.x): either way Airbyte would skip what it marks on the next read.
+    """
+    if _FULL_REFRESH_DONE in stream_state:
+        return None
+    partitions = stream_state.get("states")
+    if isinstance(partitions, list):
+        kept = [p for p in partitions if not (isinstance(p, dict) and _FULL_REFRESH_DONE in (p.get("cursor") or {}))]
+        if not kept:
+            return None
+        if len(kept) != len(partitions):
+            return {**stream_state, "states": kept}
+    return stream_state
 
 
 def _redact(text: str, secrets: t.Sequence[str]) -> str:

@@ -47,6 +47,23 @@ def test_counter_counts_singer_and_airbyte_records_and_keeps_the_resume_state():
     # The full-refresh marker is dropped: fed back, it would make Airbyte skip the stream.
     assert airbyte.resume_state() == [state("issues", {"states": [2]})]
 
+    # airbyte-cdk 4.x puts the marker in each partition's cursor: those partitions (or streams) go too.
+    def partition(pid, cursor):
+        return {"partition": {"id": pid}, "cursor": cursor}
+
+    done = {"__ab_full_refresh_sync_complete": True}
+    for message in [
+        {"type": "STATE", "state": state("tags", {"states": [partition(1, done), partition(2, done)]})},
+        {"type": "STATE", "state": state("mixed", {"states": [partition(1, done), partition(2, {"t": "x"})]})},
+        {"type": "STATE", "state": state("commits", {"states": [partition(1, {"created_at": "2024"})]})},
+    ]:
+        airbyte.feed(json.dumps(message) + "\n")
+    assert airbyte.resume_state() == [
+        state("issues", {"states": [2]}),
+        state("mixed", {"states": [partition(2, {"t": "x"})]}),
+        state("commits", {"states": [partition(1, {"created_at": "2024"})]}),
+    ]
+
 
 def test_select_singer_keeps_every_stream_listed_and_selects_only_the_chosen():
     catalog = {
