@@ -36,7 +36,7 @@ from requests.adapters import HTTPAdapter
 from tap_gitlab import __version__
 from tap_gitlab.auth import Auth, build_auth
 from tap_gitlab.concurrency import current_counters
-from tap_gitlab.errors import AuthError, GitLabAPIError, ResourceUnavailable, TransientError
+from tap_gitlab.errors import AuthError, GitLabAPIError, ResourceUnavailable, RunStopped, TransientError
 from tap_gitlab.pagination import UpdatedAtSeek, next_page_url, reroot
 from tap_gitlab.ratelimit import RateGovernor
 from tap_gitlab.settings import Settings
@@ -184,6 +184,7 @@ class GitLabClient:
         self.stats = stats or RunStats()
         self.governor = RateGovernor(settings.requests_per_minute)
         self._in_flight = threading.BoundedSemaphore(settings.max_concurrency)
+        self._closed = threading.Event()
         self._local = threading.local()
         self.auth: Auth = build_auth(settings, self.session)
         self._user_agent = settings.user_agent or f"tap-gitlab/{__version__}"
@@ -210,6 +211,15 @@ class GitLabClient:
                 text = text.replace(secret, "***")
         return text
 
+    def close(self) -> None:
+        """Stop: requests waiting to be sent or to be retried in other threads raise `RunStopped` at once.
+
+        Once the run has failed (or finished), nobody reads what the workers still fetch; without this they
+        would go on retrying, for minutes during an outage, keeping the process alive and logging retries
+        after the run's one error line.
+        """
+        self._closed.set()
+
     # -- requests -----------------------------------------------------------------------------------------
 
     def url(self, path: str, params: t.Mapping[str, t.Any] | None = None) -> str:
@@ -234,7 +244,8 @@ class GitLabClient:
         refreshed = False
         redirects = 0
         while True:
-            self.governor.acquire()
+            if not self.governor.acquire(self._closed):
+                raise RunStopped(f"{method} {self._display(url)} not sent: the run is stopping")
             headers = {"User-Agent": self._user_agent, "Accept": "application/json", **self.auth.headers()}
             try:
                 with self._in_flight:
@@ -440,12 +451,15 @@ class GitLabClient:
             return
 
     def _backoff(self, attempt: int, wait: float | None, reason: str, url: str, *, rate_limited: bool = False) -> None:
+        if self._closed.is_set():
+            raise RunStopped(f"GET {self._display(url)} not retried: the run is stopping")
         self.stats.count_retry(rate_limited=rate_limited)
         if wait is None:
             wait = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
         wait = min(wait, MAX_RETRY_AFTER_SECONDS)
         logger.warning("Retrying GET %s in %.1f s after %s (attempt %d)", self._display(url), wait, reason, attempt)
-        time.sleep(wait)
+        if self._closed.wait(wait):
+            raise RunStopped(f"GET {self._display(url)} not retried: the run is stopping")
 
 
-__all__ = ["GitLabClient", "Page", "RunStats", "SkippedPartition", "TransientError"]
+__all__ = ["GitLabClient", "Page", "RunStats", "RunStopped", "SkippedPartition", "TransientError"]

@@ -106,6 +106,8 @@ class Prefetcher:
         self._jobs: dict[Key, Job] = {}
         self._taken: Job | None = None  # the job the consumer is draining
         self._submitted = 0
+        self._active = 0  # tasks running on either pool
+        self._idle = threading.Condition()
 
     def set_plan(self, entries: t.Sequence[tuple[Key, t.Callable[[], t.Callable[[], t.Iterator[t.Any]]]]]) -> None:
         """The ordered plan: each key with a factory called on the main thread when the job is submitted.
@@ -120,8 +122,20 @@ class Prefetcher:
     def _submit(self, key: Key) -> Job:
         job = Job(key, self._factories[key](), self._queue_size)
         self._jobs[key] = job
-        self._pool.submit(job.run)
+        self._pool.submit(self._tracked, job.run)
         return job
+
+    def _tracked(self, fn: t.Callable[..., T], *args: t.Any) -> T:
+        """Run `fn` counted as active, so that `shutdown` can wait for the running tasks."""
+        with self._idle:
+            self._active += 1
+        try:
+            return fn(*args)
+        finally:
+            with self._idle:
+                self._active -= 1
+                if not self._active:
+                    self._idle.notify_all()
 
     def take(self, key: Key, produce: t.Callable[[], t.Iterator[t.Any]] | None = None) -> Job:
         """The job for `key`, with the following plan entries started; unplanned keys run on their own."""
@@ -135,7 +149,7 @@ class Prefetcher:
             if produce is None:
                 raise KeyError(key)
             job = Job(key, produce, self._queue_size)
-            self._pool.submit(job.run)
+            self._pool.submit(self._tracked, job.run)
             self._taken = job
             return job
         # Jobs planned before this one that nobody took (a stream stopped early) would hold workers forever.
@@ -160,7 +174,7 @@ class Prefetcher:
             finally:
                 _current.counters = None
 
-        futures: list[Future[t.Any]] = [self.leaves.submit(call, item) for item in items]
+        futures: list[Future[t.Any]] = [self.leaves.submit(self._tracked, call, item) for item in items]
         try:
             for future in futures:
                 yield future.result()
@@ -168,11 +182,18 @@ class Prefetcher:
             for future in futures:
                 future.cancel()
 
-    def shutdown(self) -> None:
-        """Stop all jobs (used after a failure or at the end)."""
+    def shutdown(self, wait_seconds: float = 0.0) -> None:
+        """Stop all jobs (used after a failure or at the end); wait up to `wait_seconds` for running tasks.
+
+        Tasks notice the cancellation at their next queue put or (with the client closed) their next request
+        or retry; waiting for them keeps their last words from landing after the run's final message.
+        """
         for job in [*self._jobs.values(), *([self._taken] if self._taken else [])]:
             job.cancelled.set()
         self._jobs.clear()
         self._taken = None
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.leaves.shutdown(wait=False, cancel_futures=True)
+        if wait_seconds > 0:
+            with self._idle:
+                self._idle.wait_for(lambda: self._active == 0, timeout=wait_seconds)

@@ -35,5 +35,12 @@ class ResourceUnavailable(GitLabAPIError):
     """403 or 404 on a resource: a feature disabled in one project, an unlicensed group, a deleted project."""
 
 
+class RunStopped(Exception):
+    """The run is stopping (a partition failed): requests still running in other workers give up at once.
+
+    Raised only in worker threads after `GitLabClient.close()`; their results are no longer read.
+    """
+
+
 class TransientError(Exception):
     """A failure that retrying may fix (5xx, reset, timeout, truncated body); retried by the HTTP layer."""

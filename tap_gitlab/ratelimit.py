@@ -27,9 +27,11 @@ class RateGovernor:
         self._spacing = 0.0
         self.waited_seconds = 0.0
 
-    def acquire(self) -> None:
-        """Block until one request may be sent."""
+    def acquire(self, cancel: threading.Event | None = None) -> bool:
+        """Block until one request may be sent (True), or until `cancel` is set (False)."""
         while True:
+            if cancel is not None and cancel.is_set():
+                return False
             with self._lock:
                 now = self._clock()
                 if now < self._paused_until:
@@ -46,10 +48,13 @@ class RateGovernor:
                         if interval > self._interval:
                             # low quota: push the next request one spacing interval away
                             self._tokens -= (interval - self._interval) / self._interval
-                        return
+                        return True
                     delay = (1.0 - self._tokens) * self._interval
                 self.waited_seconds += delay
-            time.sleep(min(delay, 5.0))
+            if cancel is not None:
+                cancel.wait(min(delay, 5.0))
+            else:
+                time.sleep(min(delay, 5.0))
 
     def pause(self, seconds: float) -> None:
         """Pause every worker for `seconds` (after a 429)."""

@@ -19,6 +19,9 @@ from tap_gitlab.streams import STREAM_TYPES, GitLabStream
 
 logger = logging.getLogger("tap-gitlab")
 
+# How long a stopping run waits for its workers; only a request already on the wire can take that long.
+STOP_WAIT_SECONDS = 5.0
+
 
 class _OncePerRun(logging.Filter):
     """singer-sdk warns about unsorted streams once per partition; once per run says the same."""
@@ -122,22 +125,30 @@ class TapGitLab(Tap):
             _ = self.scope
             self._build_plan()
         except BaseException:
+            self._stop_workers()
             self.log_summary(failed=True)
-            if "prefetcher" in self.__dict__:
-                self.prefetcher.shutdown()
             raise
         try:
             super().sync_all()
         except BaseException:
+            # Nobody will read what the workers fetch ahead: stop them before the last words, so that no
+            # retry goes on (for minutes, in an outage) and nothing is logged after the run's error line.
+            self._stop_workers()
             # Leave a STATE from which the next run resumes: sorted streams' bookmarks cover only records
             # already emitted, and unsorted partitions restart from their previous bookmark.
             self._state_writer.write_state(self.state)
             self.log_summary(failed=True)
             raise
         finally:
-            if "prefetcher" in self.__dict__:
-                self.prefetcher.shutdown()
+            self._stop_workers()
         self.log_summary(failed=False)
+
+    def _stop_workers(self) -> None:
+        """Make requests still running ahead give up, and wait briefly for the workers (idempotent)."""
+        if "client" in self.__dict__:
+            self.client.close()
+        if "prefetcher" in self.__dict__:
+            self.prefetcher.shutdown(wait_seconds=STOP_WAIT_SECONDS)
 
     def log_summary(self, *, failed: bool) -> None:
         stats = self.stats
