@@ -83,9 +83,13 @@ class RunStats:
             if rate_limited:
                 self.rate_limited += 1
 
-    def skip(self, stream: str, partition: str, reason: str) -> None:
+    def skip(self, stream: str, partition: str, reason: str) -> bool:
+        """Count a skipped partition once; False when it was already counted."""
         with self._lock:
+            if any(s.stream == stream and s.partition == partition for s in self.skipped):
+                return False
             self.skipped.append(SkippedPartition(stream, partition, reason))
+            return True
 
 
 @dataclass

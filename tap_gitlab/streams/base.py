@@ -13,7 +13,8 @@ children without a filter of their own, the parent listing that tells which pare
   of parents, or any parent after which another would take the records since the last STATE past a page;
 - a listing that cannot advance its bookmark until its end (project jobs, newest first) keeps a resume point
   (`listing_progress`) in its partition's state after each page, so a resumed run skips what was emitted;
-- a 403/404 on a partition skips that partition with a warning and counts it in the summary.
+- a 403/404 on a partition skips that partition with a warning and counts it in the summary; a 403 on
+  one parent's children skips those (warned and counted once per project), a 404 means the parent is gone.
 """
 
 from __future__ import annotations
@@ -395,8 +396,15 @@ class GitLabStream(Stream):
                 if self.child_is_object:
                     return [client.get_object(path, self.child_params)]
                 return [record for page in client.pages(path, self.child_params) for record in page.records]
-            except ResourceUnavailable:
-                return []  # the parent vanished between the listing and this request
+            except ResourceUnavailable as exc:
+                if exc.status == 403:
+                    # Refused, not gone (a feature off or unlicensed in the parent's project): the other
+                    # parents go on, but say so once per project and count it, as for a skipped partition.
+                    ids = {key: parent[key] for key in ("project_id",) if key in parent}
+                    label = self.describe({**context, **ids})
+                    if self._gitlab_tap.stats.skip(self.name, label, str(exc)):
+                        logger.warning("%s: %s: skipped: %s", self.name, label, exc)
+                return []  # 404: the parent vanished between the listing and this request
 
         def produce() -> t.Iterator[Batch]:
             for page in client.pages(parent_path, params):
