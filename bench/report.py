@@ -248,6 +248,12 @@ def render_section(results: Result) -> str:
             if run in ours and run in theirs:
                 o, p = ours[run], theirs[run]
                 lines.append("")
+                if p["status"] == "skipped":
+                    lines.append(f"{run}: {peer} not run ({p.get('note') or 'skipped'})")
+                    continue
+                if p["status"] == "timeout":
+                    lines.append(f"{run}: {peer} was cut off at the cap; its figures are partial")
+                    lines.append("")
                 lines.append(
                     f"{run}: wall time {_fraction(o['wall_s'], p['wall_s'])} of {peer}'s, requests "
                     f"{_fraction(o['requests'], p['requests'])}, records/s {o['records_per_s'] / p['records_per_s']:.1f}x"
@@ -255,6 +261,8 @@ def render_section(results: Result) -> str:
                     else f"{run}: {peer} produced no records"
                 )
         for r in rows:
+            if r["status"] == "skipped":
+                continue
             lines.append("")
             lines.append(f"- {r['tool']} {r['run']}: {_top_endpoints(r, 6)}")
     scaling = results.get("scaling") or []
