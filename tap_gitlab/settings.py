@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 from tap_gitlab.errors import ConfigError
 
 DEFAULT_API_URL = "https://gitlab.com"
-DEFAULT_MAX_CONCURRENCY = 8
+DEFAULT_MAX_CONCURRENCY = 16
 DEFAULT_REQUESTS_PER_MINUTE = 1800  # gitlab.com allows 2,000/min for authenticated API traffic; keep headroom
 # Self-managed instances: GitLab's default authenticated API limit, when an admin enables it, is 7,200/min;
 # RateLimit-* headers and 429s slow the tap further wherever the instance is stricter.
