@@ -34,6 +34,10 @@ def _notes(stream: type[GitLabStream]) -> str:
         notes.append(stream.licence_note)
     if stream.since_param and stream.replication_key:
         notes.append(f"server filter `{stream.since_param}`")
+    if stream.hidden_filter:
+        param, value = stream.hidden_filter
+        setting = f" (`{stream.hidden_setting}`)" if stream.hidden_setting else ""
+        notes.append(f"a second partition per project reads `{param}={value}`{setting}")
     return "; ".join(notes)
 
 

@@ -128,6 +128,14 @@ SETTINGS_SCHEMA: dict[str, t.Any] = {
             "title": "Commits from all branches",
             "description": "Read commits of every branch (all=true) instead of the default branch only.",
         },
+        "include_child_pipelines": {
+            "type": ["boolean", "null"],
+            "default": True,
+            "title": "Child pipelines",
+            "description": "Also extract child pipelines (source parent_pipeline) and their jobs, which GitLab "
+            "17.0+ hides from the pipeline listing: one more listing request per project for each of pipelines, "
+            "pipelines_extended and jobs.",
+        },
         "max_concurrency": {
             "type": ["integer", "null"],
             "default": DEFAULT_MAX_CONCURRENCY,
@@ -202,6 +210,7 @@ class Settings:
     fetch_group_variables: bool = False
     fetch_vulnerabilities: bool = False
     commits_all_branches: bool = False
+    include_child_pipelines: bool = True
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
@@ -414,6 +423,7 @@ def normalize(config: t.Mapping[str, t.Any], *, now: dt.datetime | None = None) 
         fetch_group_variables=_bool(config, "fetch_group_variables", False),
         fetch_vulnerabilities=_bool(config, "fetch_vulnerabilities", False),
         commits_all_branches=_bool(config, "commits_all_branches", False),
+        include_child_pipelines=_bool(config, "include_child_pipelines", True),
         max_concurrency=_int(config, "max_concurrency", DEFAULT_MAX_CONCURRENCY, minimum=1, maximum=64),
         requests_per_minute=_int(config, "requests_per_minute", _default_rate(api_url), minimum=1, maximum=1_000_000),
         request_timeout=_number(config, "request_timeout", DEFAULT_REQUEST_TIMEOUT, minimum=1),

@@ -556,7 +556,14 @@ def test_a_new_capture_reads_every_bound_stream_and_checkpoints_each_state_key(s
     for stream in E2E_STREAMS:
         if modes[stream] == "incremental":
             partitions = state["bindingStateV1"][stream]["bookmark"]["partitions"]
-            assert all(p.get("replication_key_value") for p in partitions.values()), (stream, partitions)
+            for key, partition in partitions.items():
+                context = partition["context"]
+                if (
+                    context.get("source") == "parent_pipeline"
+                    and not dataset.data(context["project_id"]).child_pipelines
+                ):
+                    continue  # a project without child pipelines: nothing to bookmark yet
+                assert partition.get("replication_key_value"), (stream, key, partition)
     # The state goes back to the tap in its own shape: issues are read per top group (one group-level listing).
     bookmark = capture.singer_from_stored(state["bindingStateV1"]["issues"])
     assert [p["context"] for p in bookmark["partitions"]] == [

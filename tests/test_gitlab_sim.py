@@ -267,6 +267,35 @@ def test_pipeline_jobs_hide_retried_unless_asked(gitlab_sim, gitlab_dataset):
     assert [j["id"] for j in every] == sorted((j["id"] for j in every), reverse=True)
 
 
+def test_child_pipelines_are_listed_only_when_asked_for_since_17(fresh_sim):
+    """§6.8, gotcha 17: `source=parent_pipeline` lists only child pipelines; the default listing hides them."""
+    ds = fresh_sim.dataset
+    pid = next(p for p in ds.live_projects() if ds.data(p).child_pipelines)
+    d = ds.data(pid)
+    child = next(iter(d.child_pipelines))
+    parent = d.pipeline_by_id[d.child_pipelines[child]]
+    assert parent["source"] != "parent_pipeline" and parent["created_at"] <= d.pipeline_by_id[child]["created_at"]
+    every = {p["id"] for p in d.pipelines}
+    default = {p["id"] for p in _get(fresh_sim, f"/projects/{pid}/pipelines", per_page=100).json()}
+    children = {
+        p["id"] for p in _get(fresh_sim, f"/projects/{pid}/pipelines", per_page=100, source="parent_pipeline").json()
+    }
+    assert children == set(d.child_pipelines) and default == every - children
+    assert _get(fresh_sim, f"/projects/{pid}/pipelines/{child}").json()["source"] == "parent_pipeline"
+    jobs = {j["id"] for j in _get(fresh_sim, f"/projects/{pid}/pipelines/{child}/jobs", include_retried="true").json()}
+    assert jobs and jobs == {j["id"] for j in d.jobs_by_pipeline[child]}
+    listed: set[int] = set()
+    for page in range(1, 10):
+        listed |= {j["id"] for j in _get(fresh_sim, f"/projects/{pid}/jobs", per_page=100, page=page).json()}
+    assert jobs <= listed
+    assert _get(fresh_sim, "/version").json()["version"].startswith("17.")
+    ds.list_child_pipelines(True)  # GitLab 16: the default listing includes them
+    assert {p["id"] for p in _get(fresh_sim, f"/projects/{pid}/pipelines", per_page=100).json()} == every
+    assert _get(fresh_sim, "/version").json()["version"].startswith("16.")
+    new = ds.create_pipeline(pid, parent_id=parent["id"])
+    assert new["source"] == "parent_pipeline" and (new["ref"], new["sha"]) == (parent["ref"], parent["sha"])
+
+
 # -- auth and errors (§1.1, §2) -------------------------------------------------------------------------------------------
 
 

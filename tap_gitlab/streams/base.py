@@ -13,6 +13,8 @@ children without a filter of their own, the parent listing that tells which pare
   of parents, or any parent after which another would take the records since the last STATE past a page;
 - a listing that cannot advance its bookmark until its end (project jobs, newest first) keeps a resume point
   (`listing_progress`) in its partition's state after each page, so a resumed run skips what was emitted;
+- a listing that hides some records unless a filter asks for them (`hidden_filter`: child pipelines) gets a
+  second partition per project with that filter, with its own bookmark;
 - a 403/404 on a partition skips that partition with a warning and counts it in the summary; a 403 on
   one parent's children skips those (warned and counted once per project), a 404 means the parent is gone.
 """
@@ -138,6 +140,11 @@ class GitLabStream(Stream):
     # used instead of one listing per project for the projects reached through a configured group.
     group_listing_path: str | None = None
     archived_param: str | None = None  # the listing's parameter that hides archived projects' records
+    # Records the listing hides unless a filter asks for them: (parameter, value). While `hidden_setting` is
+    # on, each partition gets a twin whose context carries the filter (so it has its own bookmark), and the
+    # default partition drops such records, which older GitLab versions list there too.
+    hidden_filter: t.ClassVar[tuple[str, str] | None] = None
+    hidden_setting: str | None = None
 
     def __init__(self, tap: TapGitLab) -> None:
         super().__init__(tap=tap, name=self.name, schema=self._load_schema())
@@ -189,13 +196,38 @@ class GitLabStream(Stream):
                 # that were configured on their own.
                 groups = [{"group_id": group_id} for group_id in scope.top_groups]
                 alone = [{"project_id": pid} for pid in scope.projects if pid not in scope.project_top_group]
-                return groups + alone
-            return [{"project_id": project_id} for project_id in scope.projects]
+                return self._with_hidden(groups + alone)
+            return self._with_hidden([{"project_id": project_id} for project_id in scope.projects])
         if self.scope == "group":
             return [{"group_id": group_id} for group_id in scope.groups]
         return None
 
+    @property
+    def splits_hidden(self) -> bool:
+        """Whether the records the listing hides are read, in partitions of their own."""
+        if self.hidden_filter is None:
+            return False
+        return self.hidden_setting is None or bool(getattr(self._gitlab_tap.settings, self.hidden_setting))
+
+    def _with_hidden(self, partitions: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+        if not self.splits_hidden:
+            return partitions
+        assert self.hidden_filter
+        param, value = self.hidden_filter
+        return [variant for context in partitions for variant in (context, {**context, param: value})]
+
+    def hidden_record(self, record: Record, context: Context | None) -> bool:
+        """A record of the hidden partition met in the default one (GitLab versions that list it there too)."""
+        if not self.splits_hidden or context is None:
+            return False
+        assert self.hidden_filter
+        param, value = self.hidden_filter
+        return param not in context and record.get(param) == value
+
     def describe(self, context: Context | None) -> str:
+        if self.hidden_filter and context and self.hidden_filter[0] in context:
+            param = self.hidden_filter[0]
+            return f"{self.describe({k: v for k, v in context.items() if k != param})} ({param}={context[param]})"
         scope = self._gitlab_tap.scope
         if context and "project_id" in context:
             return scope.describe_project(context["project_id"])
@@ -338,6 +370,8 @@ class GitLabStream(Stream):
         params = dict(self.parent_params if self.parent_path else self.params)
         if since and self.since_param:
             params[self.since_param] = since
+        if self.hidden_filter and context is not None and self.hidden_filter[0] in context:
+            params[self.hidden_filter[0]] = context[self.hidden_filter[0]]
         in_group = context is not None and "group_id" in context and self.scope == "project"
         if in_group and self.archived_param and self._gitlab_tap.settings.include_archived:
             params[self.archived_param] = "false"
@@ -408,7 +442,7 @@ class GitLabStream(Stream):
 
         def produce() -> t.Iterator[Batch]:
             for page in client.pages(parent_path, params):
-                parents = [parent for parent in page.records if self.include_parent(parent)]
+                parents = [parent for parent in page.records if self.include_parent(parent, context)]
                 results = prefetcher.map_ordered(
                     lambda parent: fetch_children(parent) if fresh(parent) else [], parents
                 )
@@ -428,12 +462,14 @@ class GitLabStream(Stream):
 
         return produce
 
-    def include_parent(self, parent: Record) -> bool:
+    def include_parent(self, parent: Record, context: Context | None) -> bool:
         """Whether a listed parent's children are fetched."""
-        return True
+        return not self.hidden_record(parent, context)
 
     def transform(self, record: Record, context: Context | None) -> Record | None:
         """Shape one API object into a record (runs in a worker): adds `project_id` or `group_id`."""
+        if self.hidden_record(record, context):
+            return None  # the other partition emits it
         key = "group_id" if self.scope == "group" else "project_id"
         if context and key in context:
             record.setdefault(key, context[key])

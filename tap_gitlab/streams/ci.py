@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import typing as t
 
-from tap_gitlab.streams.base import Batch, Context, GitLabStream, PartitionPlan, normalize_timestamp
+from tap_gitlab.streams.base import (
+    Batch,
+    Context,
+    GitLabStream,
+    PartitionPlan,
+    Record,
+    normalize_timestamp,
+    parse_timestamp,
+)
 
 PIPELINE_LISTING: dict[str, t.Any] = {"order_by": "updated_at", "sort": "asc"}
+# Child pipelines (trigger: include) are hidden from the pipeline listing unless asked for with
+# `source=parent_pipeline` since GitLab 17.0 (gotcha 17); before, the default listing includes them too.
+CHILD_PIPELINES = ("source", "parent_pipeline")
+# Margin between a job's place in id order and its `created_at` (ids and timestamps are taken apart).
+JOB_CLOCK_MARGIN = dt.timedelta(hours=1)
 
 
 class PipelinesStream(GitLabStream):
     name = "pipelines"
     path = "/projects/{project_id}/pipelines"
     params = PIPELINE_LISTING
+    hidden_filter = CHILD_PIPELINES
+    hidden_setting = "include_child_pipelines"
     replication_key = "updated_at"
     since_param = "updated_after"
     is_sorted = True
@@ -22,6 +38,8 @@ class PipelinesExtendedStream(GitLabStream):
     name = "pipelines_extended"
     parent_path = "/projects/{project_id}/pipelines"
     parent_params = PIPELINE_LISTING
+    hidden_filter = CHILD_PIPELINES
+    hidden_setting = "include_child_pipelines"
     parent_fields: t.ClassVar[dict[str, str]] = {"pipeline_updated_at": "updated_at"}
     child_path = "/projects/{project_id}/pipelines/{id}"
     child_is_object = True
@@ -42,12 +60,17 @@ class JobsStream(GitLabStream):
     That read advances the bookmark only at its end (jobs come newest first, not by pipeline), so after each
     page it saves a resume point instead: the lowest job id emitted and the newest pipeline `updated_at` of
     the listing. A run resumed from it skips the jobs already emitted and the pipelines changed since (their
-    `updated_at` is past the bookmark it ends with, so the next run reads their jobs).
+    `updated_at` is past the bookmark it ends with, so the next run reads their jobs). It stops at the jobs
+    created before the oldest listed pipeline: none of them can be its.
+
+    Child pipelines have partitions of their own (`source=parent_pipeline`), read the same way.
     """
 
     name = "jobs"
     parent_path = "/projects/{project_id}/pipelines"
     parent_params = PIPELINE_LISTING
+    hidden_filter = CHILD_PIPELINES
+    hidden_setting = "include_child_pipelines"
     parent_fields: t.ClassVar[dict[str, str]] = {"pipeline_id": "id", "pipeline_updated_at": "updated_at"}
     child_path = "/projects/{project_id}/pipelines/{id}/jobs"
     child_params: t.ClassVar[dict[str, t.Any]] = {"include_retried": "true"}
@@ -70,10 +93,14 @@ class JobsStream(GitLabStream):
         def produce() -> t.Iterator[Batch]:
             pipeline_updated_at: dict[int, str] = {}
             newest = None
+            oldest_created: dt.datetime | None = None
             for page in client.pages(pipelines_path, params):
                 for pipeline in page.records:
                     if through is not None and normalize_timestamp(pipeline["updated_at"]) > through:
                         continue  # changed since the interrupted run's listing: the next run reads its jobs
+                    created = _created(pipeline)
+                    if created is not None and (oldest_created is None or created < oldest_created):
+                        oldest_created = created
                     pipeline_updated_at[pipeline["id"]] = pipeline["updated_at"]
                     newest = pipeline["updated_at"]  # sorted ascending: the last one is the newest
             if not pipeline_updated_at:
@@ -96,10 +123,30 @@ class JobsStream(GitLabStream):
                     lowest = min(job["id"] for job in page.records)
                     progress = {**progress, "below_id": lowest if below_id is None else min(lowest, below_id)}
                 yield Batch(records, progress=dict(progress))
+                if oldest_created is not None and _created_before(page.records, oldest_created - JOB_CLOCK_MARGIN):
+                    break  # ids are taken in creation order: the rest are older than every listed pipeline
             at_newest = tuple(pid for pid, updated in pipeline_updated_at.items() if updated == newest)
             yield Batch([], advance=newest, advance_ids=at_newest, progress={})
 
         return PartitionPlan(context, produce, params)
+
+    def transform(self, record: Record, context: Context | None) -> Record | None:
+        if self.hidden_record(record.get("pipeline") or {}, context):
+            return None  # a child pipeline's job, met in the project's jobs: its own partition emits it
+        return super().transform(record, context)
+
+
+def _created(record: Record) -> dt.datetime | None:
+    try:
+        return parse_timestamp(record["created_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _created_before(jobs: list[Record], instant: dt.datetime) -> bool:
+    """Whether the last (lowest id) job of a page was created before `instant`."""
+    created = _created(jobs[-1]) if jobs else None
+    return created is not None and created < instant
 
 
 class DeploymentsStream(GitLabStream):

@@ -171,6 +171,9 @@ SIZES: dict[str, dict[str, t.Any]] = {
     },
 }
 
+# About this share of pipelines are child pipelines (source "parent_pipeline") of the pipeline before them.
+CHILD_PIPELINE_SHARE = 0.2
+
 # The kinds of project records whose ids come from one instance-wide sequence.
 ID_KINDS = (
     "issues",
@@ -289,6 +292,7 @@ class ProjectData:
     issue_by_iid: dict[int, Record] = field(default_factory=dict)
     mr_by_iid: dict[int, Record] = field(default_factory=dict)
     pipeline_by_id: dict[int, Record] = field(default_factory=dict)
+    child_pipelines: dict[int, int] = field(default_factory=dict)  # child pipeline id -> its parent's id
     jobs_by_pipeline: dict[int, list[Record]] = field(default_factory=dict)
 
 
@@ -352,6 +356,9 @@ class Dataset:
         self.issue_epic: dict[tuple[int, int], Record] = {}
         self._next_ids: dict[str, int] = {}
         self._mutation_rng = random.Random(f"{seed}/mutations")
+        # GitLab before 17.0 lists child pipelines in `GET /projects/:id/pipelines`; 17.0 and later hide them
+        # unless `source=parent_pipeline` is asked for (gotcha 17). True plays the older instance.
+        self.child_pipelines_listed = False
 
     # -- clock ------------------------------------------------------------------------------------------------
     @property
@@ -1287,9 +1294,19 @@ class Dataset:
         refs = [("main", d.commits[j]) for j in range(min(len(d.commits), 30))] or [("main", None)]
         for name, own in d.branch_commits.items():
             refs.extend((name, c) for c in own)
+        # Some pipelines are child pipelines (trigger: include): created seconds after the pipeline before them,
+        # on its ref and commit. A separate generator picks them, so every other record stays as it was.
+        child_rng = random.Random(f"{self.seed}/child-pipelines/{pid}")
+        parent: tuple[Record, Record | None] | None = None  # the last pipeline that is not a child, its commit
+        last_created = 0.0
         for k, created in enumerate(_times(rng, counts["pipelines"], start + DAY, NOW_EPOCH - 3600)):
             ref, commit = rng.choice(refs)
-            sha = commit["id"] if commit else _sha(pid, "p", k)
+            child_of = None
+            if parent is not None and child_rng.random() < CHILD_PIPELINE_SHARE:
+                child_of, commit = parent
+                ref = child_of["ref"]
+                created = min(created, last_created + child_rng.uniform(2, 30))  # ids stay in creation order
+            sha = child_of["sha"] if child_of else commit["id"] if commit else _sha(pid, "p", k)
             status = rng.choices(
                 ["success", "failed", "canceled", "running", "skipped", "manual"], [70, 15, 5, 4, 3, 3]
             )[0]
@@ -1324,6 +1341,12 @@ class Dataset:
                 "detailed_status": self._detailed_status(status, f"/{full}/-/pipelines/{pl_id}"),
                 "archived": False,
             }
+            if child_of is not None:
+                pipeline["source"] = "parent_pipeline"
+                d.child_pipelines[pl_id] = child_of["id"]
+            if child_of is None:  # a child's children (GitLab allows them) are left out: nothing here needs them
+                parent = (pipeline, commit)
+            last_created = created
             d.pipelines.append(pipeline)
             d.pipeline_by_id[pl_id] = pipeline
             jobs: list[Record] = []
@@ -2242,9 +2265,13 @@ class Dataset:
             return approvals
 
     @_mutation
-    def create_pipeline(self, project_id: int, **fields: t.Any) -> Record:
+    def create_pipeline(self, project_id: int, parent_id: int | None = None, **fields: t.Any) -> Record:
+        """A new pipeline; with `parent_id`, a child pipeline of that one (source "parent_pipeline")."""
         with self.lock:
             d = self.data(project_id)
+            if parent_id is not None:
+                parent = d.pipeline_by_id[parent_id]
+                fields = {"source": "parent_pipeline", "ref": parent["ref"], "sha": parent["sha"], **fields}
             project = self.projects[project_id]
             now = self._tick()
             pl_id = self._new_id("pipelines")
@@ -2280,7 +2307,15 @@ class Dataset:
             d.pipelines.append(pipeline)
             d.pipeline_by_id[pl_id] = pipeline
             d.jobs_by_pipeline[pl_id] = []
+            if parent_id is not None:
+                d.child_pipelines[pl_id] = parent_id
             return pipeline
+
+    @_mutation
+    def list_child_pipelines(self, listed: bool = True) -> None:
+        """Play GitLab before 17.0 (`listed`): the default pipeline listing includes child pipelines."""
+        with self.lock:
+            self.child_pipelines_listed = listed
 
     @_mutation
     def update_pipeline(self, project_id: int, pipeline_id: int, **fields: t.Any) -> Record:

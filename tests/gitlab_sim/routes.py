@@ -474,10 +474,11 @@ class Routes:
         }
 
     def h_version(self, req: Request) -> Record:
+        version = "16.11.10" if self.ds.child_pipelines_listed else "17.11.1"
         return {
-            "version": "17.11.1-ee",
+            "version": f"{version}-ee",
             "revision": "5a1b2c3d4e5",
-            "kas": {"enabled": True, "externalUrl": None, "externalK8sProxyUrl": None, "version": "17.11.1"},
+            "kas": {"enabled": True, "externalUrl": None, "externalK8sProxyUrl": None, "version": version},
             "enterprise": True,
         }
 
@@ -1064,6 +1065,8 @@ class Routes:
     def h_pipelines(self, req: Request) -> Listing:
         _pid, d = self._pfeature(req, "pipelines")
         pipelines = d.pipelines
+        if req.q.get("source") != "parent_pipeline" and not self.ds.child_pipelines_listed:
+            pipelines = [p for p in pipelines if p["source"] != "parent_pipeline"]  # hidden since 17.0 (§6.8)
         scope = req.q.get("scope")
         if scope:
             groups = {
