@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import logging
@@ -48,7 +49,9 @@ class TapGitLab(Tap):
 
     name = "tap-gitlab"
     package_name = "tap-gitlab-connector"
-    config_jsonschema = SETTINGS_SCHEMA
+    # A copy: singer-sdk adds its built-in settings (stream_maps, flattening, ...) to the class's schema in
+    # place, which must not leak into SETTINGS_SCHEMA (the docs, meltano.yml and the Flow spec read it).
+    config_jsonschema = copy.deepcopy(SETTINGS_SCHEMA)
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self._started = time.monotonic()

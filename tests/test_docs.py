@@ -35,3 +35,13 @@ def test_meltano_yml_declares_every_setting_with_kind_and_description():
         "stream-maps",
         "schema-flattening",
     }
+
+
+def test_instantiating_the_tap_leaves_the_settings_schema_alone():
+    """singer-sdk appends its built-in settings to the tap's config schema; the docs' source must not change."""
+    from tap_gitlab.tap import TapGitLab
+
+    before = sorted(SETTINGS_SCHEMA["properties"])
+    TapGitLab(config={"api_url": "http://127.0.0.1:9", "private_token": "x"}, parse_env_config=False)
+    assert "stream_maps" in TapGitLab.config_jsonschema["properties"]
+    assert sorted(SETTINGS_SCHEMA["properties"]) == before
