@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.gitlab_sim import Dataset, GitLabSimulator
+from tests.readme_blocks import write_block
 from tests.tap_harness import TapRun, discover, run_tap, select
 
 TOKEN = "glpat-reliability-secret-token"
@@ -526,9 +527,7 @@ def table(outcomes: t.Sequence[Outcome], seconds: float) -> str:
 
 
 def write_readme(text: str) -> None:
-    readme = README.read_text(encoding="utf-8")
-    start, end = readme.index(START), readme.index(END) + len(END)
-    README.write_text(readme[:start] + text + readme[end:], encoding="utf-8")
+    write_block(START, END, text, README)
 
 
 def main() -> int:

@@ -46,6 +46,7 @@ import pytest
 from tap_gitlab.streams import STREAM_TYPES
 from tests.gitlab_sim import Dataset, GitLabSimulator
 from tests.gitlab_sim.expected import GROUP_STREAMS
+from tests.readme_blocks import write_block
 from tests.tap_harness import OUTPUTS, discover, register_secrets, select
 
 TOKEN = "glpat-crash-and-resume-secret"
@@ -323,10 +324,7 @@ def table(world: World, outcomes: t.Sequence[Outcome], seconds: float) -> str:
 
 
 def write_readme(text: str) -> None:
-    """Replace the block between the markers (only it: the README is shared with other generated tables)."""
-    readme = README.read_text(encoding="utf-8")
-    start, end = readme.index(START), readme.index(END) + len(END)
-    README.write_text(readme[:start] + text + readme[end:], encoding="utf-8")
+    write_block(START, END, text, README)
 
 
 def main() -> int:
