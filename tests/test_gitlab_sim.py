@@ -1,6 +1,6 @@
 """The simulator behaves like GitLab: checked with an independent client and against the reference.
 
-Sections cited are those of /work/shared/reference/gitlab-api-v4.md.
+Sections cited are those of ../shared/reference/gitlab-api-v4.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A seeded, deterministic GitLab instance: groups, projects and everything in them.
 
-Object shapes follow /work/shared/reference/gitlab-api-v4.md §6 (all top-level keys of the representative
+Object shapes follow ../shared/reference/gitlab-api-v4.md §6 (all top-level keys of the representative
 objects, real types). Generation is lazy per project: `Dataset.generate` only plans (groups, users, per-project
 record counts and id ranges); a project's records are generated on first access from their own seed, so a
 million-record dataset plans in milliseconds and the server only materialises the projects it serves. The

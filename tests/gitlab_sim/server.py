@@ -1,6 +1,6 @@
 """The HTTP side of the simulator: a threaded HTTP/1.1 server on 127.0.0.1 speaking GitLab REST API v4.
 
-Behaviour follows /work/shared/reference/gitlab-api-v4.md (cited as §n). Every response is written with one
+Behaviour follows ../shared/reference/gitlab-api-v4.md (cited as §n). Every response is written with one
 `wfile.write` (status line, headers and body) on a keep-alive connection with Nagle off, so a benchmark can push
 many thousands of requests a second through it.
 """
