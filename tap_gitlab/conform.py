@@ -28,30 +28,15 @@ _RECURSIVE = TypeConformanceLevel.RECURSIVE
 
 
 class _Property:
-    """What to do with one property's value, decided once from its schema."""
+    """What to do with one property's value (or a uniform list's items), decided once from its schema."""
 
     __slots__ = ("boolean", "items", "obj", "schema")
 
     def __init__(self, schema: dict[str, t.Any]) -> None:
         self.schema = schema
         self.boolean = _is_exclusive_boolean_type(schema)
-        self.items: _Items | None = _Items(schema["items"]) if is_uniform_list(schema) else None
+        self.items: _Property | None = _Property(schema["items"]) if is_uniform_list(schema) else None
         self.obj: _Object | None = _Object(schema) if is_object_type(schema) and "properties" in schema else None
-
-
-class _Items:
-    """The items of a uniform list."""
-
-    __slots__ = ("obj", "prim", "schema")
-
-    def __init__(self, schema: dict[str, t.Any]) -> None:
-        self.schema = schema
-        self.obj: _Object | None = _Object(schema) if is_object_type(schema) and "properties" in schema else None
-        self.prim = _Property.__new__(_Property)
-        self.prim.schema = schema
-        self.prim.boolean = _is_exclusive_boolean_type(schema)
-        self.prim.items = None
-        self.prim.obj = None
 
 
 class _Object:
@@ -103,7 +88,7 @@ def _conform_object(value: dict[str, t.Any], plan: _Object, parent: str | None, 
     return out
 
 
-def _conform_list(value: list[t.Any], items: _Items, path: str, unmapped: list[str]) -> list[t.Any]:
+def _conform_list(value: list[t.Any], items: _Property, path: str, unmapped: list[str]) -> list[t.Any]:
     out = []
     for item in value:
         if isinstance(item, dict) and is_object_type(items.schema):
@@ -114,7 +99,7 @@ def _conform_list(value: list[t.Any], items: _Items, path: str, unmapped: list[s
                 unmapped.extend(more)
                 out.append(conformed)
         else:
-            out.append(_primitive(item, items.prim))
+            out.append(_primitive(item, items))
     return out
 
 

@@ -141,7 +141,7 @@ class World:
         self.tmp = tmp
         dataset = Dataset.generate(size="small", seed=SEED)
         with GitLabSimulator(dataset, token=TOKEN) as sim:
-            self.top_groups = [g["full_path"] for g in dataset.expected("groups") if g.get("parent_id") is None]
+            self.top_groups = dataset.top_group_paths()
             self.catalog = select(discover(tmp / "discover", self.config(sim)), None)
             self.key_properties = {entry["tap_stream_id"]: entry["key_properties"] for entry in self.catalog["streams"]}
             self.streams = sorted(self.key_properties)

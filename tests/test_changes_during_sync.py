@@ -158,7 +158,7 @@ def _key(record, key_properties):
 def test_changes_during_the_sync_are_all_caught_by_the_next_run(tmp_path, seed):
     dataset = Dataset.generate(size="small", seed=11)
     with GitLabSimulator(dataset, token=TOKEN, latency_ms=5) as sim:
-        top_groups = [g["full_path"] for g in dataset.expected("groups") if g.get("parent_id") is None]
+        top_groups = dataset.top_group_paths()
         config = {
             "api_url": sim.base_url,
             "private_token": TOKEN,

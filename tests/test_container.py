@@ -104,7 +104,7 @@ def test_the_image_builds_and_runs_spec_discover_and_a_capture_like_flow(image):
     dataset = Dataset.generate(size="tiny", seed=3)
     streams = ["branches", "issues"]
     with GitLabSimulator(dataset, token=TOKEN) as sim:
-        groups = " ".join(g["full_path"] for g in dataset.expected("groups") if g.get("parent_id") is None)
+        groups = " ".join(dataset.top_group_paths())
         endpoint = {
             "credentials": {"option_title": "PAT Credentials", "personal_access_token": TOKEN},
             "api_url": sim.base_url,

@@ -372,7 +372,7 @@ def sim(dataset):
 
 
 def _top_groups(ds) -> list[str]:
-    return [g["full_path"] for g in ds.expected("groups") if g.get("parent_id") is None]
+    return ds.top_group_paths()
 
 
 def _endpoint(sim, ds, **extra: t.Any) -> dict[str, t.Any]:

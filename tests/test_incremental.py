@@ -46,7 +46,7 @@ def world(tmp_path_factory):
     dataset = Dataset.generate(size="small", seed=11)
     tmp = tmp_path_factory.mktemp("incremental")
     with GitLabSimulator(dataset, token=TOKEN) as sim:
-        top_groups = [g["full_path"] for g in dataset.expected("groups") if g.get("parent_id") is None]
+        top_groups = dataset.top_group_paths()
         config = {
             "api_url": sim.base_url,
             "private_token": TOKEN,

@@ -60,7 +60,7 @@ def _config(sim: GitLabSimulator, store: Path | None, *, expiry: str | None = PA
     }
     if expiry:
         creds["token_expiry_date"] = expiry
-    top = [g["full_path"] for g in sim.dataset.expected("groups") if g.get("parent_id") is None]
+    top = sim.dataset.top_group_paths()
     config: dict[str, t.Any] = {"api_url": sim.base_url, "credentials": creds, "groups": top, "max_concurrency": 8}
     if store is not None:
         config["oauth_token_store"] = str(store)

@@ -156,7 +156,7 @@ class World:
         self.sim = sim
         self.tmp = tmp
         dataset = sim.dataset
-        self.top_groups = [g["full_path"] for g in dataset.expected("groups") if g.get("parent_id") is None]
+        self.top_groups = dataset.top_group_paths()
         self.config = {
             "api_url": sim.base_url,
             "private_token": TOKEN,
@@ -426,7 +426,7 @@ def test_jobs_resume_inside_a_project_and_leave_pipelines_changed_since_to_the_n
     updated (a job added) before the resume is left to the next incremental run, which reads all its jobs."""
     dataset = Dataset.generate(size=SIZE, seed=SEED)
     with GitLabSimulator(dataset, token=TOKEN) as sim:
-        top_groups = [g["full_path"] for g in dataset.expected("groups") if g.get("parent_id") is None]
+        top_groups = dataset.top_group_paths()
         config = {"api_url": sim.base_url, "private_token": TOKEN, "groups": top_groups, "max_concurrency": 8}
         catalog = select(discover(tmp_path / "discover", config), ["jobs"])
         # The project with the most jobs (two pages); the tap is killed right after the STATE after the first.

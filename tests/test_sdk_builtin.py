@@ -22,7 +22,7 @@ atexit.register(_sim.stop)
 CONFIG = {
     "api_url": _sim.base_url,
     "private_token": TOKEN,
-    "groups": [g["full_path"] for g in _dataset.expected("groups") if g.get("parent_id") is None],
+    "groups": _dataset.top_group_paths(),
     "max_concurrency": 4,
     "requests_per_minute": 100000,
 }

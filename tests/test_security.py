@@ -41,7 +41,7 @@ def dns_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def _config(sim: GitLabSimulator, **extra: t.Any) -> dict[str, t.Any]:
-    top = [g["full_path"] for g in sim.dataset.expected("groups") if g.get("parent_id") is None]
+    top = sim.dataset.top_group_paths()
     return {"api_url": sim.base_url, "private_token": TOKEN, "groups": top, "max_concurrency": 4, **extra}
 
 

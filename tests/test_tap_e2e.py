@@ -34,7 +34,7 @@ def sim(dataset):
 
 
 def _config(sim, **extra):
-    top_groups = [g["full_path"] for g in sim.dataset.expected("groups") if g.get("parent_id") is None]
+    top_groups = sim.dataset.top_group_paths()
     return {"api_url": sim.base_url, "private_token": TOKEN, "groups": top_groups, "max_concurrency": 4, **extra}
 
 

@@ -434,7 +434,7 @@ class GitLabStream(Stream):
                 if exc.status == 403:
                     # Refused, not gone (a feature off or unlicensed in the parent's project): the other
                     # parents go on, but say so once per project and count it, as for a skipped partition.
-                    ids = {key: parent[key] for key in ("project_id",) if key in parent}
+                    ids = {"project_id": parent["project_id"]} if "project_id" in parent else {}
                     label = self.describe({**context, **ids})
                     if self._gitlab_tap.stats.skip(self.name, label, str(exc)):
                         logger.warning("%s: %s: skipped: %s", self.name, label, exc)

@@ -546,6 +546,10 @@ class Dataset:
                 if index == 0:
                     self.ultimate.add(g["id"])
 
+    def top_group_paths(self) -> list[str]:
+        """The full paths of the top-level groups (a configuration's `groups` covering the whole instance)."""
+        return [g["full_path"] for g in self.expected("groups") if g.get("parent_id") is None]
+
     def top_group_of(self, gid: int) -> int:
         while self.groups[gid]["parent_id"] is not None:
             gid = self.groups[gid]["parent_id"]
