@@ -6,9 +6,11 @@ Sections cited are those of ../shared/reference/gitlab-api-v4.md.
 from __future__ import annotations
 
 import json
+import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -523,6 +525,48 @@ def test_mutations_are_visible_and_land_in_the_same_second(fresh_sim):
             updated_after=changed["updated_at"],
         ).json()
     }
+
+
+def test_a_page_is_one_snapshot_while_records_change(fresh_sim):
+    """Records change in place; a page rendered after a change must not show a new `updated_at` at its old place."""
+    ds = fresh_sim.dataset
+    project = max(ds.live_projects(), key=lambda p: len(ds.data(p).issues))
+    iids = sorted(ds.data(project).issue_by_iid)
+    stop = threading.Event()
+
+    def mutate():
+        rng = random.Random(3)
+        while not stop.is_set():
+            ds.update_issue(project, rng.choice(iids), title="edited")
+            time.sleep(0.0005)
+
+    render = fresh_sim.routes.encode
+
+    def slow_render(listing, items):
+        time.sleep(0.002)  # widens the gap between building a listing and rendering its page
+        return render(listing, items)
+
+    fresh_sim.routes.encode = slow_render
+    writer = threading.Thread(target=mutate, daemon=True)
+    writer.start()
+    unsorted = []
+    try:
+        with requests.Session() as session:
+            session.headers["PRIVATE-TOKEN"] = SIM_TOKEN
+            for _ in range(150):
+                page = session.get(
+                    f"{fresh_sim.base_url}/api/v4/projects/{project}/issues",
+                    params={"order_by": "updated_at", "sort": "asc", "per_page": 100},
+                    timeout=10,
+                ).json()
+                stamps = [(i["updated_at"], i["id"]) for i in page]
+                if stamps != sorted(stamps):
+                    unsorted.append(stamps)
+    finally:
+        stop.set()
+        writer.join(10)
+    assert len(iids) > 20
+    assert not unsorted, f"{len(unsorted)} of 150 pages out of updated_at order"
 
 
 def test_same_seed_same_data_and_sizes():

@@ -482,8 +482,12 @@ class _Handler(BaseHTTPRequestHandler):
         endpoint = name
         req = Request(self.command, api_path, pairs, query, params, path)
         try:
-            result = sim.routes.dispatch(name, req)
-            status, payload, headers, ctype = self._render(sim, req, result)
+            # One answer is one snapshot, as a database query is: records are changed in place, so a
+            # mutation between building a listing and rendering its page would show a record's new
+            # `updated_at` at its old place in the order, which GitLab never does.
+            with sim.dataset.lock:
+                result = sim.routes.dispatch(name, req)
+                status, payload, headers, ctype = self._render(sim, req, result)
         except ApiError as exc:
             status, payload, headers, ctype = exc.status, _json(exc.body), exc.headers, exc.content_type
             if isinstance(exc.body, str):
