@@ -34,13 +34,10 @@ def test_jobs_overlap_but_results_come_in_plan_order():
 
     keys = [("s", str(n)) for n in range(8)]
     _plan(prefetcher, [(key, job(n)) for n, key in enumerate(keys)])
-    started = time.monotonic()
     out = [item for key in keys for item in prefetcher.take(key).results()]
-    elapsed = time.monotonic() - started
     prefetcher.shutdown()
     assert out == [f"{n}-{i}" for n in range(8) for i in range(3)]
-    assert peak[0] > 1
-    assert elapsed < 8 * 0.05  # overlapped, not one after another
+    assert peak[0] > 1  # overlapped, not one after another (a wall-clock bound would be flaky on a busy machine)
 
 
 def test_failure_is_raised_where_it_happened():
