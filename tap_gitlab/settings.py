@@ -122,6 +122,14 @@ SETTINGS_SCHEMA: dict[str, t.Any] = {
             "title": "Extract vulnerabilities",
             "description": "Opt-in: the vulnerabilities stream (GitLab Ultimate).",
         },
+        "fetch_trigger_jobs": {
+            "type": ["boolean", "null"],
+            "default": False,
+            "title": "Extract trigger jobs",
+            "description": "Opt-in: the trigger_jobs stream (bridges: the jobs that start child and multi-project "
+            "pipelines, which no job listing includes). One request per pipeline on the first run, per changed "
+            "pipeline after.",
+        },
         "commits_all_branches": {
             "type": ["boolean", "null"],
             "default": False,
@@ -209,6 +217,7 @@ class Settings:
     fetch_project_variables: bool = False
     fetch_group_variables: bool = False
     fetch_vulnerabilities: bool = False
+    fetch_trigger_jobs: bool = False
     commits_all_branches: bool = False
     include_child_pipelines: bool = True
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
@@ -422,6 +431,7 @@ def normalize(config: t.Mapping[str, t.Any], *, now: dt.datetime | None = None) 
         fetch_project_variables=_bool(config, "fetch_project_variables", False),
         fetch_group_variables=_bool(config, "fetch_group_variables", False),
         fetch_vulnerabilities=_bool(config, "fetch_vulnerabilities", False),
+        fetch_trigger_jobs=_bool(config, "fetch_trigger_jobs", False),
         commits_all_branches=_bool(config, "commits_all_branches", False),
         include_child_pipelines=_bool(config, "include_child_pipelines", True),
         max_concurrency=_int(config, "max_concurrency", DEFAULT_MAX_CONCURRENCY, minimum=1, maximum=64),

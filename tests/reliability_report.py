@@ -51,6 +51,7 @@ OPT_INS = {
     "fetch_project_variables": True,
     "fetch_group_variables": True,
     "fetch_vulnerabilities": True,
+    "fetch_trigger_jobs": True,
 }
 
 Key = tuple[t.Any, ...]
@@ -338,6 +339,7 @@ def run_scenario(world: World, scenario: Scenario, tmp: Path) -> Outcome:
                     "pipelines",
                     "pipelines_extended",
                     "jobs",
+                    "trigger_jobs",
                     "deployments",
                     "releases",
                     "tags",

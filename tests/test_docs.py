@@ -27,6 +27,8 @@ def test_meltano_yml_declares_every_setting_with_kind_and_description():
         assert settings[name].get("description"), name
         if spec.get("secret"):
             assert settings[name]["kind"] == "password" or settings[name].get("sensitive"), name
+        if "value" in settings[name] and "default" in spec:
+            assert settings[name]["value"] == spec["default"], f"meltano.yml's default of {name} differs"
     assert set(extractor["capabilities"]) >= {
         "catalog",
         "state",

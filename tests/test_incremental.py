@@ -23,6 +23,7 @@ OPT_INS = {
     "fetch_project_variables": True,
     "fetch_group_variables": True,
     "fetch_vulnerabilities": True,
+    "fetch_trigger_jobs": True,
 }
 # Child endpoints read per parent, with the parent's key in the path.
 CHILD_PATTERNS = {
@@ -32,6 +33,7 @@ CHILD_PATTERNS = {
     "merge_request_approvals": re.compile(r"/projects/(\d+)/merge_requests/(\d+)/approvals$"),
     "pipelines_extended": re.compile(r"/projects/(\d+)/pipelines/(\d+)$"),
     "jobs": re.compile(r"/projects/(\d+)/pipelines/(\d+)/jobs$"),
+    "trigger_jobs": re.compile(r"/projects/(\d+)/pipelines/(\d+)/bridges$"),
     "epic_issues": re.compile(r"/groups/(\d+)/epics/(\d+)/issues$"),
 }
 
@@ -147,7 +149,7 @@ def test_incremental_run_catches_every_change_and_skips_unchanged_children(world
     changed_parents["merge_request_notes"] = changed_parents["merge_request_approvals"] = changed_parents[
         "merge_request_commits"
     ]
-    changed_parents["pipelines_extended"] = changed_parents["jobs"]
+    changed_parents["pipelines_extended"] = changed_parents["trigger_jobs"] = changed_parents["jobs"]
     for name, pattern in CHILD_PATTERNS.items():
         requested = collections.Counter()
         for entry in sim.requests:

@@ -62,6 +62,7 @@ OPT_INS = {
     "fetch_project_variables": True,
     "fetch_group_variables": True,
     "fetch_vulnerabilities": True,
+    "fetch_trigger_jobs": True,
 }
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- resume:start -->", "<!-- resume:end -->"

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from tap_gitlab.streams.base import GitLabStream
-from tap_gitlab.streams.ci import DeploymentsStream, JobsStream, PipelinesExtendedStream, PipelinesStream
+from tap_gitlab.streams.ci import (
+    DeploymentsStream,
+    JobsStream,
+    PipelinesExtendedStream,
+    PipelinesStream,
+    TriggerJobsStream,
+)
 from tap_gitlab.streams.groups import (
     EpicIssuesStream,
     EpicsStream,
@@ -67,6 +73,7 @@ STREAM_TYPES: list[type[GitLabStream]] = [
     PipelinesStream,
     PipelinesExtendedStream,
     JobsStream,
+    TriggerJobsStream,
     ProjectVariablesStream,
     VulnerabilitiesStream,
     SiteUsersStream,

@@ -100,6 +100,12 @@ def normalize_timestamp(value: t.Any) -> t.Any:
     return value
 
 
+def _template(path: str) -> str:
+    """An API path template as GitLab's documentation writes it: `/projects/:id/pipelines/:id/jobs`."""
+    path = path.replace("{project_id}", ":id").replace("{group_id}", ":id")
+    return re.sub(r"\{(\w+)\}", r":\1", path)
+
+
 def _at_or_after(value: t.Any, floor: str) -> bool:
     return bool(normalize_timestamp(value) >= floor)
 
@@ -135,6 +141,9 @@ class GitLabStream(Stream):
     child_path: str | None = None  # formatted with the partition and the parent record
     child_params: t.ClassVar[dict[str, t.Any]] = {}
     child_is_object: bool = False  # the child endpoint returns one object, not a list
+    # The same children under another name, for GitLab versions without `child_path`: tried when a child
+    # request answers 404 before any has succeeded in this run, and kept for the rest of it if it answers.
+    child_path_fallback: str | None = None
     drop_before_since = False  # drop records older than the bookmark (for filters coarser than it)
     # A group-level listing that covers every project below a group (with subgroups) in one paged stream,
     # used instead of one listing per project for the projects reached through a configured group.
@@ -150,6 +159,7 @@ class GitLabStream(Stream):
         super().__init__(tap=tap, name=self.name, schema=self._load_schema())
         self._gitlab_tap = tap
         self._advancing = False
+        self._child_route: str | None = None  # the child path this GitLab answered (None: none yet)
 
     @classmethod
     def _load_schema(cls) -> dict[str, t.Any]:
@@ -161,9 +171,7 @@ class GitLabStream(Stream):
     @classmethod
     def endpoint(cls) -> str:
         """The endpoint, as shown in the README's stream table."""
-        path = cls.child_path or cls.path
-        path = path.replace("{project_id}", ":id").replace("{group_id}", ":id")
-        return re.sub(r"\{(\w+)\}", r":\1", path)
+        return _template(cls.child_path or cls.path)
 
     # -- the SDK's hooks ----------------------------------------------------------------------------------
 
@@ -424,12 +432,33 @@ class GitLabStream(Stream):
             """False for a parent at the bookmark whose children an earlier run already read."""
             return not (parent.get("id") in done and normalize_timestamp(parent.get(cursor)) == bookmark)
 
+        def read_children(route: str, parent: Record) -> list[Record]:
+            path = route.format(**{**context, **parent})
+            if self.child_is_object:
+                children = [client.get_object(path, self.child_params)]
+            else:
+                children = [record for page in client.pages(path, self.child_params) for record in page.records]
+            if self._child_route is None:
+                self._child_route = route
+                if route != self.child_path:
+                    logger.info("%s: GitLab has no %s; reading %s", self.name, self.endpoint(), _template(route))
+            return children
+
         def fetch_children(parent: Record) -> list[Record]:
-            path = self.child_path.format(**{**context, **parent})  # type: ignore[union-attr]
+            assert self.child_path
+            route = self._child_route or self.child_path
             try:
-                if self.child_is_object:
-                    return [client.get_object(path, self.child_params)]
-                return [record for page in client.pages(path, self.child_params) for record in page.records]
+                try:
+                    return read_children(route, parent)
+                except ResourceUnavailable as exc:
+                    if exc.status != 404 or not self.child_path_fallback:
+                        raise
+                    known = self._child_route  # another worker may have learnt it meanwhile
+                    if known is None:
+                        known = self.child_path_fallback if route == self.child_path else None
+                    if known is None or known == route:
+                        raise  # this GitLab answers that route: the parent is gone
+                    return read_children(known, parent)  # 404 again: the parent is gone
             except ResourceUnavailable as exc:
                 if exc.status == 403:
                     # Refused, not gone (a feature off or unlicensed in the parent's project): the other

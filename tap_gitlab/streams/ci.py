@@ -149,6 +149,31 @@ def _created_before(jobs: list[Record], instant: dt.datetime) -> bool:
     return created is not None and created < instant
 
 
+class TriggerJobsStream(GitLabStream):
+    """Trigger jobs (bridges): the jobs that start child and multi-project pipelines, each with the pipeline it
+    started (`downstream_pipeline`). GitLab leaves them out of every job listing.
+
+    There is no project-wide listing: one request per pipeline (each pipeline changed since the bookmark, every
+    pipeline on the first run), hence opt-in. `/bridges` works on every GitLab version; GitLab 19.2 deprecated
+    it for `/trigger_jobs`, which is read instead when `/bridges` answers 404 before it has answered anything.
+    `downstream_pipeline` is the child as of its parent's last change; the child's current state is a record
+    of `pipelines`.
+    """
+
+    name = "trigger_jobs"
+    parent_path = "/projects/{project_id}/pipelines"
+    parent_params = PIPELINE_LISTING
+    hidden_filter = CHILD_PIPELINES  # a child pipeline may trigger pipelines of its own
+    hidden_setting = "include_child_pipelines"
+    parent_fields: t.ClassVar[dict[str, str]] = {"pipeline_id": "id", "pipeline_updated_at": "updated_at"}
+    child_path = "/projects/{project_id}/pipelines/{id}/bridges"
+    child_path_fallback = "/projects/{project_id}/pipelines/{id}/trigger_jobs"
+    replication_key = "pipeline_updated_at"
+    since_param = "updated_after"
+    is_sorted = True
+    opt_in_setting = "fetch_trigger_jobs"
+
+
 class DeploymentsStream(GitLabStream):
     name = "deployments"
     path = "/projects/{project_id}/deployments"

@@ -207,6 +207,7 @@ STREAM_FEATURE = {
     "pipelines": "pipelines",
     "pipelines_extended": "pipelines",
     "jobs": "pipelines",
+    "trigger_jobs": "pipelines",
     "deployments": "deployments",
     "environments": "environments",
     "languages": "languages",
@@ -218,6 +219,39 @@ STREAM_FEATURE = {
     "project_milestones": "milestones",
     "users": "users",
 }
+
+
+# Trigger jobs take their ids from here on (plus their child pipeline's id).
+BRIDGE_ID_BASE = 900_000_000
+
+_JOB_COMMIT_KEYS = (
+    "id",
+    "short_id",
+    "created_at",
+    "parent_ids",
+    "title",
+    "message",
+    "author_name",
+    "author_email",
+    "authored_date",
+    "committer_name",
+    "committer_email",
+    "committed_date",
+    "trailers",
+    "extended_trailers",
+    "web_url",
+)
+
+
+def _job_commit(commit: Record | None) -> Record | None:
+    """A job's `commit` (Entities::Commit)."""
+    return {key: commit[key] for key in _JOB_COMMIT_KEYS} if commit else None
+
+
+def _pipeline_basic(pipeline: Record) -> Record:
+    """A job's `pipeline` and a trigger job's `downstream_pipeline` (Entities::Ci::PipelineBasic)."""
+    keys = ("id", "iid", "project_id", "ref", "sha", "status", "source", "created_at", "updated_at", "web_url")
+    return {key: pipeline[key] for key in keys}
 
 
 def _sha(*parts: t.Any) -> str:
@@ -294,6 +328,8 @@ class ProjectData:
     pipeline_by_id: dict[int, Record] = field(default_factory=dict)
     child_pipelines: dict[int, int] = field(default_factory=dict)  # child pipeline id -> its parent's id
     jobs_by_pipeline: dict[int, list[Record]] = field(default_factory=dict)
+    # Trigger jobs (bridges) by the pipeline they belong to, newest first: one per child pipeline it started.
+    bridges_by_pipeline: dict[int, list[Record]] = field(default_factory=dict)
 
 
 @dataclass
@@ -359,6 +395,9 @@ class Dataset:
         # GitLab before 17.0 lists child pipelines in `GET /projects/:id/pipelines`; 17.0 and later hide them
         # unless `source=parent_pipeline` is asked for (gotcha 17). True plays the older instance.
         self.child_pipelines_listed = False
+        # GitLab 19.2 added `/pipelines/:id/trigger_jobs` and deprecated `/bridges` (same answer); False plays
+        # a GitLab that has removed `/bridges`.
+        self.bridges_route = True
 
     # -- clock ------------------------------------------------------------------------------------------------
     @property
@@ -1345,9 +1384,12 @@ class Dataset:
                 "detailed_status": self._detailed_status(status, f"/{full}/-/pipelines/{pl_id}"),
                 "archived": False,
             }
+            d.bridges_by_pipeline[pl_id] = []
             if child_of is not None:
                 pipeline["source"] = "parent_pipeline"
                 d.child_pipelines[pl_id] = child_of["id"]
+                bridge = self._bridge(child_of, pipeline, commit, user, web)
+                d.bridges_by_pipeline[child_of["id"]].insert(0, bridge)
             if child_of is None:  # a child's children (GitLab allows them) are left out: nothing here needs them
                 parent = (pipeline, commit)
             last_created = created
@@ -1776,40 +1818,8 @@ class Dataset:
             "erased_at": None,
             "duration": duration,
             "queued_duration": round(rng.uniform(0.1, 30), 3),
-            "commit": {
-                key: commit[key]
-                for key in (
-                    "id",
-                    "short_id",
-                    "created_at",
-                    "parent_ids",
-                    "title",
-                    "message",
-                    "author_name",
-                    "author_email",
-                    "authored_date",
-                    "committer_name",
-                    "committer_email",
-                    "committed_date",
-                    "trailers",
-                    "extended_trailers",
-                    "web_url",
-                )
-            }
-            if commit
-            else None,
-            "pipeline": {
-                "id": pipeline["id"],
-                "iid": pipeline["iid"],
-                "project_id": pipeline["project_id"],
-                "ref": pipeline["ref"],
-                "sha": pipeline["sha"],
-                "status": pipeline["status"],
-                "source": pipeline["source"],
-                "created_at": pipeline["created_at"],
-                "updated_at": pipeline["updated_at"],
-                "web_url": pipeline["web_url"],
-            },
+            "commit": _job_commit(commit),
+            "pipeline": _pipeline_basic(pipeline),
             "artifacts_file": {"filename": "artifacts.zip", "size": 1000 + job_id % 5000} if has_artifacts else None,
             "artifacts": [
                 {
@@ -1842,6 +1852,40 @@ class Dataset:
             "web_url": f"{web}/-/jobs/{job_id}",
             "project": {"ci_job_token_scope_enabled": False},
             "user": user,
+        }
+
+    def _bridge(self, parent: Record, child: Record, commit: Record | None, user: Record, web: str) -> Record:
+        """The trigger job (`Ci::Bridge`) in `parent` that started `child` (JobBasic plus `downstream_pipeline`).
+
+        Its id comes from a range of its own (GitLab draws bridges from the jobs' sequence, whose size the
+        plans fix before child pipelines are drawn).
+        """
+        created = parse_time(child["created_at"]) or NOW_EPOCH
+        finished = parse_time(child["finished_at"]) if child["finished_at"] else None
+        status = child["status"] if child["status"] != "manual" else "success"
+        bridge_id = BRIDGE_ID_BASE + child["id"]
+        return {
+            "id": bridge_id,
+            "status": status,
+            "stage": "test",
+            "name": f"trigger:{child['iid']}",
+            "ref": parent["ref"],
+            "tag": False,
+            "coverage": None,
+            "allow_failure": False,
+            "created_at": db_time(created - 1),
+            "started_at": db_time(created - 0.5),
+            "finished_at": db_time(finished) if finished else None,
+            "erased_at": None,
+            "duration": round(finished - created + 0.5, 3) if finished else None,
+            "queued_duration": 0.5,
+            "user": user,
+            "commit": _job_commit(commit),
+            "pipeline": _pipeline_basic(parent),
+            **({"failure_reason": "downstream_pipeline_creation_failed"} if status == "failed" else {}),
+            "web_url": f"{web}/-/jobs/{bridge_id}",
+            "project": {"ci_job_token_scope_enabled": False},
+            "downstream_pipeline": _pipeline_basic(child),
         }
 
     def _deployment(
@@ -2311,8 +2355,16 @@ class Dataset:
             d.pipelines.append(pipeline)
             d.pipeline_by_id[pl_id] = pipeline
             d.jobs_by_pipeline[pl_id] = []
+            d.bridges_by_pipeline[pl_id] = []
             if parent_id is not None:
+                # The parent's trigger job started it: the parent changed too.
                 d.child_pipelines[pl_id] = parent_id
+                parent = d.pipeline_by_id[parent_id]
+                commit = next((c for c in d.commits if c["id"] == parent["sha"]), None)
+                bridge = self._bridge(parent, pipeline, commit, pipeline["user"], project["web_url"])
+                d.bridges_by_pipeline[parent_id].insert(0, bridge)
+                parent["updated_at"] = now
+                bridge["pipeline"]["updated_at"] = now
             return pipeline
 
     @_mutation
@@ -2322,9 +2374,22 @@ class Dataset:
             self.child_pipelines_listed = listed
 
     @_mutation
-    def update_pipeline(self, project_id: int, pipeline_id: int, **fields: t.Any) -> Record:
+    def remove_bridges_route(self) -> None:
+        """Play a GitLab without `/pipelines/:id/bridges` (only `/trigger_jobs`)."""
         with self.lock:
-            return self._touch(self.data(project_id).pipeline_by_id[pipeline_id], **fields)
+            self.bridges_route = False
+
+    @_mutation
+    def update_pipeline(self, project_id: int, pipeline_id: int, **fields: t.Any) -> Record:
+        """A pipeline changes; a child's trigger job shows it (the parent itself does not change)."""
+        with self.lock:
+            d = self.data(project_id)
+            pipeline = self._touch(d.pipeline_by_id[pipeline_id], **fields)
+            parent_id = d.child_pipelines.get(pipeline_id)
+            for bridge in d.bridges_by_pipeline.get(parent_id, []) if parent_id is not None else []:
+                if bridge["downstream_pipeline"]["id"] == pipeline_id:
+                    bridge["downstream_pipeline"] = _pipeline_basic(pipeline)
+            return pipeline
 
     @_mutation
     def add_job(self, project_id: int, pipeline_id: int, **fields: t.Any) -> Record:

@@ -64,6 +64,7 @@ PROJECT_STREAMS = {
     "pipelines",
     "pipelines_extended",
     "jobs",
+    "trigger_jobs",
     "deployments",
 }
 
@@ -220,6 +221,11 @@ def expected_records(
             for p in d.pipelines:
                 if recent(p["updated_at"]):
                     out += [{**j, **ids, "pipeline_id": p["id"]} for j in d.jobs_by_pipeline[p["id"]]]
+        elif stream == "trigger_jobs":
+            for p in d.pipelines:
+                if recent(p["updated_at"]):
+                    extra = {**ids, "pipeline_id": p["id"], "pipeline_updated_at": p["updated_at"]}
+                    out += [{**b, **extra} for b in d.bridges_by_pipeline[p["id"]]]
         elif stream == "deployments":
             out += [{**dep, **ids} for dep in d.deployments if recent(dep["updated_at"])]
     return out

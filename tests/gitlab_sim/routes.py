@@ -206,6 +206,8 @@ ROUTES = _RouteTable(
         ("GET", _P + "/pipelines", "pipelines"),
         ("GET", _P + r"/pipelines/(?P<pipeline>\d+)", "pipeline"),
         ("GET", _P + r"/pipelines/(?P<pipeline>\d+)/jobs", "pipeline_jobs"),
+        ("GET", _P + r"/pipelines/(?P<pipeline>\d+)/bridges", "pipeline_bridges"),
+        ("GET", _P + r"/pipelines/(?P<pipeline>\d+)/trigger_jobs", "pipeline_trigger_jobs"),
         ("GET", _P + "/jobs", "project_jobs"),
         ("GET", _P + "/deployments", "deployments"),
         ("GET", _P + "/environments", "environments"),
@@ -237,6 +239,8 @@ FEATURE_OF = {
     "pipelines": "pipelines",
     "pipeline": "pipelines",
     "pipeline_jobs": "pipelines",
+    "pipeline_bridges": "pipelines",
+    "pipeline_trigger_jobs": "pipelines",
     "project_jobs": "jobs",
     "deployments": "deployments",
     "environments": "environments",
@@ -1122,6 +1126,20 @@ class Routes:
             jobs = [j for j in jobs if j["id"] not in d.retried_jobs]
         return Listing(self._job_scope(req, jobs))
 
+    def h_pipeline_trigger_jobs(self, req: Request) -> Listing:
+        """A pipeline's trigger jobs (bridges), newest first; `/trigger_jobs` since 19.2 (§6.9)."""
+        _pid, d = self._pfeature(req, "pipeline_trigger_jobs")
+        bridges = d.bridges_by_pipeline.get(int(req.params["pipeline"]))
+        if bridges is None:
+            raise not_found("Pipeline")
+        return Listing(self._job_scope(req, bridges))
+
+    def h_pipeline_bridges(self, req: Request) -> Listing:
+        """The same under its older name, deprecated in 19.2; gone when the dataset plays a later GitLab."""
+        if not self.ds.bridges_route:
+            raise ApiError(404, {"error": "404 Not Found"})  # Grape's answer to an unknown route
+        return self.h_pipeline_trigger_jobs(req)
+
     def h_project_jobs(self, req: Request) -> Listing:
         _pid, d = self._pfeature(req, "project_jobs")
         jobs = self._job_scope(req, d.jobs)
@@ -1270,6 +1288,8 @@ _CACHEABLE = {
     "pipelines",
     "project_jobs",
     "pipeline_jobs",
+    "pipeline_bridges",
+    "pipeline_trigger_jobs",
     "deployments",
     "events",
     "epics",
