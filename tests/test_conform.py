@@ -57,6 +57,8 @@ def test_same_output_as_singer_sdk_on_every_stream_of_the_simulator(gitlab_sim, 
             if cls.parent_path and cls.child_path:
                 for parent in _fetch(base, cls.parent_path.format(**context))[:5]:
                     raw += _fetch(base, cls.child_path.format(**{**context, **parent}))
+            elif "{file_path}" in cls.path:  # the readme: a file at a ref
+                raw += _fetch(base, cls.path.format(**context, file_path="README.md") + "?ref=main")
             elif cls.path:
                 raw += _fetch(base, cls.path.format(**context))
             elif cls.scope == "resolved_projects":

@@ -37,6 +37,7 @@ from tap_gitlab.streams.projects import (
     ProjectsStream,
     ProjectUsersStream,
     ProjectVariablesStream,
+    ReadmeStream,
     VulnerabilitiesStream,
 )
 from tap_gitlab.streams.repository import BranchesStream, CommitsStream, ReleasesStream, TagsStream
@@ -63,6 +64,7 @@ STREAM_TYPES: list[type[GitLabStream]] = [
     DeploymentsStream,
     EnvironmentsStream,
     LanguagesStream,
+    ReadmeStream,
     EventsStream,
     IssuesStream,
     IssueNotesStream,

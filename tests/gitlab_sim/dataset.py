@@ -9,6 +9,7 @@ same seed always yields the same bytes, whatever order projects are touched in.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import random
@@ -211,6 +212,7 @@ STREAM_FEATURE = {
     "deployments": "deployments",
     "environments": "environments",
     "languages": "languages",
+    "readme": "repository",
     "events": "events",
     "project_variables": "variables",
     "vulnerabilities": "vulnerabilities",
@@ -252,6 +254,17 @@ def _pipeline_basic(pipeline: Record) -> Record:
     """A job's `pipeline` and a trigger job's `downstream_pipeline` (Entities::Ci::PipelineBasic)."""
     keys = ("id", "iid", "project_id", "ref", "sha", "status", "source", "created_at", "updated_at", "web_url")
     return {key: pipeline[key] for key in keys}
+
+
+def _readme_url(seed: int, pid: int, web: str) -> str | None:
+    """Most projects have a README.md, some a README.rst, some none (GitLab then sends `readme_url: null`).
+
+    A generator of its own, so that every other record stays as it was.
+    """
+    draw = random.Random(f"{seed}/readme/{pid}").random()
+    if draw < 0.15:
+        return None
+    return f"{web}/-/blob/main/{'README.rst' if draw < 0.3 else 'README.md'}"
 
 
 def _sha(*parts: t.Any) -> str:
@@ -395,6 +408,7 @@ class Dataset:
         # GitLab before 17.0 lists child pipelines in `GET /projects/:id/pipelines`; 17.0 and later hide them
         # unless `source=parent_pipeline` is asked for (gotcha 17). True plays the older instance.
         self.child_pipelines_listed = False
+        self.readme_bytes: dict[int, bytes] = {}  # a project's README as a test set it (else one is written)
         # GitLab 19.2 added `/pipelines/:id/trigger_jobs` and deprecated `/bridges` (same answer); False plays
         # a GitLab that has removed `/bridges`.
         self.bridges_route = True
@@ -702,7 +716,7 @@ class Dataset:
             "ssh_url_to_repo": f"git@gitlab.example.com:{full}.git",
             "http_url_to_repo": f"{web}.git",
             "web_url": web,
-            "readme_url": f"{web}/-/blob/main/README.md",
+            "readme_url": _readme_url(self.seed, pid, web),
             "forks_count": pid % 3,
             "avatar_url": None,
             "star_count": pid % 7,
@@ -2372,6 +2386,40 @@ class Dataset:
         """Play GitLab before 17.0 (`listed`): the default pipeline listing includes child pipelines."""
         with self.lock:
             self.child_pipelines_listed = listed
+
+    def readme_file(self, project_id: int, file_path: str, ref: str) -> Record | None:
+        """`GET /projects/:id/repository/files/:file_path?ref=` for the README, None if there is no such file."""
+        project = self.projects[project_id]
+        url = project["readme_url"]
+        if url is None or ref != project["default_branch"] or not url.endswith("/" + file_path) or "/" in file_path:
+            return None
+        d = self.data(project_id)
+        content = self.readme_bytes.get(project_id)
+        if content is None:
+            text = (
+                f"# {project['name']}\n\n{project['description']}\n\n## Getting started\n\n`make run` ({file_path})\n"
+            )
+            content = text.encode()
+        head = d.commits[0]["id"] if d.commits else "0" * 40
+        return {
+            "file_name": file_path,
+            "file_path": file_path,
+            "size": len(content),
+            "encoding": "base64",
+            "content": base64.b64encode(content).decode(),
+            "content_sha256": hashlib.sha256(content).hexdigest(),
+            "ref": ref,
+            "blob_id": hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest(),
+            "commit_id": head,
+            "last_commit_id": d.commits[-1]["id"] if d.commits else head,
+            "execute_filemode": False,
+        }
+
+    @_mutation
+    def set_readme(self, project_id: int, content: bytes) -> None:
+        """Replace a project's README (which must exist) with these bytes."""
+        with self.lock:
+            self.readme_bytes[project_id] = content
 
     @_mutation
     def remove_bridges_route(self) -> None:

@@ -7,6 +7,7 @@ vulnerabilities without Ultimate) are left out, as the tap skips them.
 
 from __future__ import annotations
 
+import base64
 import typing as t
 
 from tests.gitlab_sim.util import norm_time
@@ -48,6 +49,7 @@ PROJECT_STREAMS = {
     "users",
     "environments",
     "languages",
+    "readme",
     "events",
     "project_variables",
     "vulnerabilities",
@@ -67,6 +69,15 @@ PROJECT_STREAMS = {
     "trigger_jobs",
     "deployments",
 }
+
+
+def readme_as_text(file: Record) -> Record:
+    """A README file object as the tap emits it: base64 content decoded when it is UTF-8 text."""
+    try:
+        text = base64.b64decode(file["content"]).decode("utf-8")
+    except UnicodeDecodeError:
+        return dict(file)
+    return {**file, "content": text, "encoding": "text"}
 
 
 def pipeline_list_shape(pipeline: Record) -> Record:
@@ -176,6 +187,11 @@ def expected_records(
             out += [{**e, **ids} for e in d.environments]
         elif stream == "languages":
             out += [{**ids, "name": name, "percent": float(pct)} for name, pct in d.languages.items()]
+        elif stream == "readme":
+            url = project["readme_url"]
+            found = ds.readme_file(pid, url.rsplit("/", 1)[1], project["default_branch"]) if url else None
+            if found is not None:
+                out.append({**readme_as_text(found), **ids})
         elif stream == "events":
             out += [dict(e) for e in d.events if recent(e["created_at"])]
         elif stream == "project_variables":

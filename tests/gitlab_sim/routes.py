@@ -202,6 +202,7 @@ ROUTES = _RouteTable(
         ("GET", _P + "/repository/commits", "commits"),
         ("GET", _P + "/repository/branches", "branches"),
         ("GET", _P + "/repository/tags", "tags"),
+        ("GET", _P + r"/repository/files/(?P<file_path>[^/]+)", "repository_file"),
         ("GET", _P + "/releases", "releases"),
         ("GET", _P + "/pipelines", "pipelines"),
         ("GET", _P + r"/pipelines/(?P<pipeline>\d+)", "pipeline"),
@@ -235,6 +236,7 @@ FEATURE_OF = {
     "commits": "repository",
     "branches": "repository",
     "tags": "repository",
+    "repository_file": "repository",
     "releases": "releases",
     "pipelines": "pipelines",
     "pipeline": "pipelines",
@@ -1199,6 +1201,17 @@ class Routes:
         if req.q.get("states"):
             envs = [e for e in envs if e["state"] == req.q["states"]]
         return Listing(order(envs, "id", "asc"))
+
+    def h_repository_file(self, req: Request) -> Record:
+        """A file of the repository at `ref` (required), base64 content; this instance has only READMEs."""
+        pid, _d = self._pfeature(req, "repository_file")
+        ref = req.q.get("ref")
+        if not ref:
+            raise ApiError(400, {"error": "ref is missing, ref is empty"})
+        found = self.ds.readme_file(pid, unquote(req.params["file_path"]), ref)
+        if found is None:
+            raise not_found("File")
+        return found
 
     def h_languages(self, req: Request) -> Record:
         _pid, d = self._pfeature(req, "languages")
