@@ -122,6 +122,14 @@ SETTINGS_SCHEMA: dict[str, t.Any] = {
             "title": "Extract vulnerabilities",
             "description": "Opt-in: the vulnerabilities stream (GitLab Ultimate).",
         },
+        "fetch_resource_events": {
+            "type": ["boolean", "null"],
+            "default": False,
+            "title": "Extract resource events",
+            "description": "Opt-in: the label, state and milestone change history of issues and merge requests (six "
+            "streams: issue_label_events, issue_state_events, ...). Three requests per issue and per merge request on "
+            "the first run, per changed one after.",
+        },
         "fetch_trigger_jobs": {
             "type": ["boolean", "null"],
             "default": False,
@@ -218,6 +226,7 @@ class Settings:
     fetch_group_variables: bool = False
     fetch_vulnerabilities: bool = False
     fetch_trigger_jobs: bool = False
+    fetch_resource_events: bool = False
     commits_all_branches: bool = False
     include_child_pipelines: bool = True
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
@@ -432,6 +441,7 @@ def normalize(config: t.Mapping[str, t.Any], *, now: dt.datetime | None = None) 
         fetch_group_variables=_bool(config, "fetch_group_variables", False),
         fetch_vulnerabilities=_bool(config, "fetch_vulnerabilities", False),
         fetch_trigger_jobs=_bool(config, "fetch_trigger_jobs", False),
+        fetch_resource_events=_bool(config, "fetch_resource_events", False),
         commits_all_branches=_bool(config, "commits_all_branches", False),
         include_child_pipelines=_bool(config, "include_child_pipelines", True),
         max_concurrency=_int(config, "max_concurrency", DEFAULT_MAX_CONCURRENCY, minimum=1, maximum=64),

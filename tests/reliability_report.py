@@ -52,6 +52,7 @@ OPT_INS = {
     "fetch_group_variables": True,
     "fetch_vulnerabilities": True,
     "fetch_trigger_jobs": True,
+    "fetch_resource_events": True,
 }
 
 Key = tuple[t.Any, ...]

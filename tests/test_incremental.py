@@ -24,6 +24,7 @@ OPT_INS = {
     "fetch_group_variables": True,
     "fetch_vulnerabilities": True,
     "fetch_trigger_jobs": True,
+    "fetch_resource_events": True,
 }
 # Child endpoints read per parent, with the parent's key in the path.
 CHILD_PATTERNS = {
@@ -34,6 +35,11 @@ CHILD_PATTERNS = {
     "pipelines_extended": re.compile(r"/projects/(\d+)/pipelines/(\d+)$"),
     "jobs": re.compile(r"/projects/(\d+)/pipelines/(\d+)/jobs$"),
     "trigger_jobs": re.compile(r"/projects/(\d+)/pipelines/(\d+)/bridges$"),
+    **{
+        f"{prefix}_{kind}_events": re.compile(rf"/projects/(\d+)/{path}/(\d+)/resource_{kind}_events$")
+        for prefix, path in (("issue", "issues"), ("merge_request", "merge_requests"))
+        for kind in ("label", "state", "milestone")
+    },
     "epic_issues": re.compile(r"/groups/(\d+)/epics/(\d+)/issues$"),
 }
 
@@ -150,6 +156,9 @@ def test_incremental_run_catches_every_change_and_skips_unchanged_children(world
         "merge_request_commits"
     ]
     changed_parents["pipelines_extended"] = changed_parents["trigger_jobs"] = changed_parents["jobs"]
+    for kind in ("label", "state", "milestone"):
+        changed_parents[f"issue_{kind}_events"] = changed_parents["issue_notes"]
+        changed_parents[f"merge_request_{kind}_events"] = changed_parents["merge_request_commits"]
     for name, pattern in CHILD_PATTERNS.items():
         requested = collections.Counter()
         for entry in sim.requests:

@@ -63,6 +63,7 @@ OPT_INS = {
     "fetch_group_variables": True,
     "fetch_vulnerabilities": True,
     "fetch_trigger_jobs": True,
+    "fetch_resource_events": True,
 }
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- resume:start -->", "<!-- resume:end -->"

@@ -25,7 +25,9 @@ CONFIG = {
     "groups": _dataset.top_group_paths(),
     "max_concurrency": 4,
     "requests_per_minute": 100000,
-    "fetch_trigger_jobs": True,  # opt-in, but the tiny instance has some: let the SDK's tests read them
+    # Opt-in, but the tiny instance has some: let the SDK's tests read them.
+    "fetch_trigger_jobs": True,
+    "fetch_resource_events": True,
 }
 # Streams with no records in the tiny instance: opt-in (off by default) or licensed features it lacks.
 EMPTY = [

@@ -20,12 +20,21 @@ from tap_gitlab.streams.groups import (
     GroupsStream,
     GroupVariablesStream,
 )
-from tap_gitlab.streams.issues import IssueNotesStream, IssuesStream
+from tap_gitlab.streams.issues import (
+    IssueLabelEventsStream,
+    IssueMilestoneEventsStream,
+    IssueNotesStream,
+    IssuesStream,
+    IssueStateEventsStream,
+)
 from tap_gitlab.streams.merge_requests import (
     MergeRequestApprovalsStream,
     MergeRequestCommitsStream,
+    MergeRequestLabelEventsStream,
+    MergeRequestMilestoneEventsStream,
     MergeRequestNotesStream,
     MergeRequestsStream,
+    MergeRequestStateEventsStream,
 )
 from tap_gitlab.streams.projects import (
     EnvironmentsStream,
@@ -68,10 +77,16 @@ STREAM_TYPES: list[type[GitLabStream]] = [
     EventsStream,
     IssuesStream,
     IssueNotesStream,
+    IssueLabelEventsStream,
+    IssueStateEventsStream,
+    IssueMilestoneEventsStream,
     MergeRequestsStream,
     MergeRequestCommitsStream,
     MergeRequestNotesStream,
     MergeRequestApprovalsStream,
+    MergeRequestLabelEventsStream,
+    MergeRequestStateEventsStream,
+    MergeRequestMilestoneEventsStream,
     PipelinesStream,
     PipelinesExtendedStream,
     JobsStream,

@@ -5,7 +5,8 @@ covers every subgroup's projects) replaces one listing per project.
 
 Issues are read sorted by `updated_at` ascending with GitLab's inclusive `updated_after`, so the bookmark
 can be checkpointed after every page. Notes have no filter of their own: they are read for the issues that
-changed since the notes bookmark (adding or editing a note touches its issue's `updated_at`).
+changed since the notes bookmark (adding or editing a note touches its issue's `updated_at`). Resource
+events (label, state and milestone changes; opt-in) are read the same way.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ class IssuesStream(GitLabStream):
     is_sorted = True
 
 
-class IssueNotesStream(GitLabStream):
-    name = "issue_notes"
+class _IssueChild(GitLabStream):
+    """Read for the issues changed since the child stream's bookmark."""
+
     parent_path = "/projects/{project_id}/issues"
     group_listing_path = "/groups/{group_id}/issues"
     archived_param = "non_archived"
@@ -39,8 +41,35 @@ class IssueNotesStream(GitLabStream):
         "issue_iid": "iid",
         "issue_updated_at": "updated_at",
     }
-    child_path = "/projects/{project_id}/issues/{iid}/notes"
-    child_params: t.ClassVar[dict[str, t.Any]] = {"sort": "asc", "order_by": "created_at"}
     replication_key = "issue_updated_at"
     since_param = "updated_after"
     is_sorted = True
+
+
+class IssueNotesStream(_IssueChild):
+    name = "issue_notes"
+    child_path = "/projects/{project_id}/issues/{iid}/notes"
+    child_params: t.ClassVar[dict[str, t.Any]] = {"sort": "asc", "order_by": "created_at"}
+
+
+# Resource events: who added or removed a label, changed the state or the milestone, and when (the history
+# behind an issue's or merge request's current fields). Each change touches its issue's `updated_at`.
+RESOURCE_EVENTS_SETTING = "fetch_resource_events"
+
+
+class IssueLabelEventsStream(_IssueChild):
+    name = "issue_label_events"
+    child_path = "/projects/{project_id}/issues/{iid}/resource_label_events"
+    opt_in_setting = RESOURCE_EVENTS_SETTING
+
+
+class IssueStateEventsStream(_IssueChild):
+    name = "issue_state_events"
+    child_path = "/projects/{project_id}/issues/{iid}/resource_state_events"
+    opt_in_setting = RESOURCE_EVENTS_SETTING
+
+
+class IssueMilestoneEventsStream(_IssueChild):
+    name = "issue_milestone_events"
+    child_path = "/projects/{project_id}/issues/{iid}/resource_milestone_events"
+    opt_in_setting = RESOURCE_EVENTS_SETTING

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typing as t
 
 from tap_gitlab.streams.base import GitLabStream
+from tap_gitlab.streams.issues import RESOURCE_EVENTS_SETTING
 
 MERGE_REQUEST_LISTING: dict[str, t.Any] = {
     "scope": "all",
@@ -58,3 +59,21 @@ class MergeRequestApprovalsStream(_MergeRequestChild):
     primary_keys: t.ClassVar[list[str]] = ["project_id", "merge_request_iid"]
     child_path = "/projects/{project_id}/merge_requests/{iid}/approvals"
     child_is_object = True
+
+
+class MergeRequestLabelEventsStream(_MergeRequestChild):
+    name = "merge_request_label_events"
+    child_path = "/projects/{project_id}/merge_requests/{iid}/resource_label_events"
+    opt_in_setting = RESOURCE_EVENTS_SETTING
+
+
+class MergeRequestStateEventsStream(_MergeRequestChild):
+    name = "merge_request_state_events"
+    child_path = "/projects/{project_id}/merge_requests/{iid}/resource_state_events"
+    opt_in_setting = RESOURCE_EVENTS_SETTING
+
+
+class MergeRequestMilestoneEventsStream(_MergeRequestChild):
+    name = "merge_request_milestone_events"
+    child_path = "/projects/{project_id}/merge_requests/{iid}/resource_milestone_events"
+    opt_in_setting = RESOURCE_EVENTS_SETTING

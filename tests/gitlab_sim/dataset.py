@@ -213,6 +213,12 @@ STREAM_FEATURE = {
     "environments": "environments",
     "languages": "languages",
     "readme": "repository",
+    "issue_label_events": "issues",
+    "issue_state_events": "issues",
+    "issue_milestone_events": "issues",
+    "merge_request_label_events": "merge_requests",
+    "merge_request_state_events": "merge_requests",
+    "merge_request_milestone_events": "merge_requests",
     "events": "events",
     "project_variables": "variables",
     "vulnerabilities": "vulnerabilities",
@@ -254,6 +260,20 @@ def _pipeline_basic(pipeline: Record) -> Record:
     """A job's `pipeline` and a trigger job's `downstream_pipeline` (Entities::Ci::PipelineBasic)."""
     keys = ("id", "iid", "project_id", "ref", "sha", "status", "source", "created_at", "updated_at", "web_url")
     return {key: pipeline[key] for key in keys}
+
+
+# Resource events take their ids from here on (plus 16 x their issue's or merge request's id).
+RESOURCE_EVENT_BASES = {
+    (kind, resource): 1_000_000_000 * (2 * n + m + 1)
+    for n, kind in enumerate(("label", "state", "milestone"))
+    for m, resource in enumerate(("issues", "merge_requests"))
+}
+
+
+def _label_basic(label: Record) -> Record:
+    """Entities::LabelBasic."""
+    keys = ("id", "name", "color", "description", "description_html", "text_color")
+    return {key: label.get(key) for key in keys}
 
 
 def _readme_url(seed: int, pid: int, web: str) -> str | None:
@@ -2386,6 +2406,63 @@ class Dataset:
         """Play GitLab before 17.0 (`listed`): the default pipeline listing includes child pipelines."""
         with self.lock:
             self.child_pipelines_listed = listed
+
+    def resource_events(self, project_id: int, kind: str, resource: str, iid: int) -> list[Record] | None:
+        """`/projects/:id/{issues,merge_requests}/:iid/resource_{label,state,milestone}_events`, oldest first.
+
+        Drawn from the issuable as it is now (so they agree with it after a mutation too): an `add` for each
+        label and for the milestone, at its creation; a state event when it was closed or merged. None when
+        there is no such issue or merge request.
+        """
+        d = self.data(project_id)
+        issuable = (d.issue_by_iid if resource == "issues" else d.mr_by_iid).get(iid)
+        if issuable is None:
+            return None
+        rid = issuable["id"]
+        base = RESOURCE_EVENT_BASES[(kind, resource)]
+        common = {"resource_type": "Issue" if resource == "issues" else "MergeRequest", "resource_id": rid}
+        author = issuable["author"]
+        if kind == "label":
+            project = self.projects[project_id]
+            known = {lab["name"]: lab for lab in d.labels}
+            for gid in self.ancestors(project["namespace"]["id"]):
+                for lab in self.group_data[gid].labels:
+                    known.setdefault(lab["name"], lab)
+            return [
+                {
+                    "id": base + rid * 16 + k,
+                    "user": author,
+                    "created_at": issuable["created_at"],
+                    **common,
+                    "label": _label_basic(known[name]) if name in known else None,
+                    "action": "add",
+                }
+                for k, name in enumerate(issuable["labels"][:8])
+            ]
+        if kind == "milestone":
+            milestone = issuable.get("milestone")
+            if not milestone:
+                return []
+            event = {"id": base + rid * 16, "user": author, "created_at": issuable["created_at"], **common}
+            return [{**event, "milestone": milestone, "action": "add", "state": "opened"}]
+        events = []
+        for state, at, by in (
+            ("closed", issuable.get("closed_at"), issuable.get("closed_by")),
+            ("merged", issuable.get("merged_at"), issuable.get("merged_by")),
+        ):
+            if issuable["state"] == state and at:
+                events.append(
+                    {
+                        "id": base + rid * 16 + len(events),
+                        "user": by or author,
+                        "created_at": at,
+                        **common,
+                        "source_commit": None,
+                        "source_merge_request_id": None,
+                        "state": state,
+                    }
+                )
+        return events
 
     def readme_file(self, project_id: int, file_path: str, ref: str) -> Record | None:
         """`GET /projects/:id/repository/files/:file_path?ref=` for the README, None if there is no such file."""

@@ -55,6 +55,12 @@ PROJECT_STREAMS = {
     "vulnerabilities",
     "issues",
     "issue_notes",
+    "issue_label_events",
+    "issue_state_events",
+    "issue_milestone_events",
+    "merge_request_label_events",
+    "merge_request_state_events",
+    "merge_request_milestone_events",
     "merge_requests",
     "merge_request_commits",
     "merge_request_notes",
@@ -200,6 +206,15 @@ def expected_records(
             out += [{**v, **ids} for v in d.vulnerabilities]
         elif stream == "issues":
             out += [dict(i) for i in d.issues if recent(i["updated_at"])]
+        elif stream.endswith("_events") and stream.startswith(("issue_", "merge_request_")):
+            resource, prefix = (
+                ("issues", "issue") if stream.startswith("issue_") else ("merge_requests", "merge_request")
+            )
+            kind = stream[len(prefix) + 1 : -len("_events")]
+            for item in d.issues if resource == "issues" else d.merge_requests:
+                if recent(item["updated_at"]):
+                    extra = {**ids, f"{prefix}_iid": item["iid"], f"{prefix}_updated_at": item["updated_at"]}
+                    out += [{**e, **extra} for e in ds.resource_events(pid, kind, resource, item["iid"]) or []]
         elif stream == "issue_notes":
             for issue in d.issues:
                 if recent(issue["updated_at"]):

@@ -199,6 +199,12 @@ ROUTES = _RouteTable(
         ("GET", _P + r"/merge_requests/(?P<iid>\d+)/commits", "merge_request_commits"),
         ("GET", _P + r"/merge_requests/(?P<iid>\d+)/notes", "merge_request_notes"),
         ("GET", _P + r"/merge_requests/(?P<iid>\d+)/approvals", "merge_request_approvals"),
+        ("GET", _P + r"/issues/(?P<iid>\d+)/resource_(?P<kind>label|state|milestone)_events", "issue_events"),
+        (
+            "GET",
+            _P + r"/merge_requests/(?P<iid>\d+)/resource_(?P<kind>label|state|milestone)_events",
+            "merge_request_events",
+        ),
         ("GET", _P + "/repository/commits", "commits"),
         ("GET", _P + "/repository/branches", "branches"),
         ("GET", _P + "/repository/tags", "tags"),
@@ -233,6 +239,8 @@ FEATURE_OF = {
     "merge_request_commits": "merge_requests",
     "merge_request_notes": "merge_requests",
     "merge_request_approvals": "merge_requests",
+    "issue_events": "issues",
+    "merge_request_events": "merge_requests",
     "commits": "repository",
     "branches": "repository",
     "tags": "repository",
@@ -966,6 +974,22 @@ class Routes:
     def h_merge_request_notes(self, req: Request) -> Listing:
         d, iid = self._mr(req, "merge_request_notes")
         return self._notes(req, d.mr_notes[iid])
+
+    def h_issue_events(self, req: Request) -> Listing:
+        """An issue's resource label, state or milestone events, oldest first."""
+        pid, _d = self._pfeature(req, "issue_events")
+        events = self.ds.resource_events(pid, req.params["kind"], "issues", int(req.params["iid"]))
+        if events is None:
+            raise not_found("Issue")
+        return Listing(events)
+
+    def h_merge_request_events(self, req: Request) -> Listing:
+        """A merge request's resource label, state or milestone events, oldest first."""
+        pid, _d = self._pfeature(req, "merge_request_events")
+        events = self.ds.resource_events(pid, req.params["kind"], "merge_requests", int(req.params["iid"]))
+        if events is None:
+            raise not_found("Merge Request")
+        return Listing(events)
 
     def h_merge_request_approvals(self, req: Request) -> Record:
         d, iid = self._mr(req, "merge_request_approvals")
