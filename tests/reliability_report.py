@@ -35,7 +35,7 @@ from pathlib import Path
 
 from tests.gitlab_sim import Dataset, GitLabSimulator
 from tests.readme_blocks import write_block
-from tests.tap_harness import TapRun, discover, run_tap, select
+from tests.tap_harness import TapRun, all_opt_ins, discover, run_tap, select
 
 TOKEN = "glpat-reliability-secret-token"
 SEED = 7
@@ -46,14 +46,7 @@ ERROR_PREFIX = "tap-gitlab: error: "
 SUMMARY = re.compile(r"Summary: (completed|FAILED) in [\d.]+ s: (\d+) records, (\d+) requests, (\d+) retries")
 SKIPPED = re.compile(r"Summary: skipped (\S+) for (.+?): ")
 
-OPT_INS = {
-    "fetch_site_users": True,
-    "fetch_project_variables": True,
-    "fetch_group_variables": True,
-    "fetch_vulnerabilities": True,
-    "fetch_trigger_jobs": True,
-    "fetch_resource_events": True,
-}
+OPT_INS = all_opt_ins()
 
 Key = tuple[t.Any, ...]
 Keys = dict[str, collections.Counter[Key]]  # stream -> record keys (with multiplicity)

@@ -18,6 +18,24 @@ KNOWN_SECRETS: set[str] = set()
 SECRET_KEYS = ("private_token", "access_token", "personal_access_token", "refresh_token", "client_secret", "client_id")
 
 
+def all_opt_ins() -> dict[str, bool]:
+    """Every opt-in stream's setting, on: the configuration of tests that cover every stream."""
+    from tap_gitlab.streams import STREAM_TYPES
+
+    return {cls.opt_in_setting: True for cls in STREAM_TYPES if cls.opt_in_setting}
+
+
+def sim_config(sim: t.Any, token: str, **settings: t.Any) -> dict[str, t.Any]:
+    """A config for the simulator `sim`: 4 workers, no request budget to wait on, plus `settings`."""
+    return {
+        "api_url": sim.base_url,
+        "private_token": token,
+        "max_concurrency": 4,
+        "requests_per_minute": 100000,
+        **settings,
+    }
+
+
 def register_secrets(config: t.Any) -> None:
     """Remember every secret value of a config (private_token, credentials.*token / *secret / client_id)."""
     if isinstance(config, dict):

@@ -14,7 +14,7 @@ import collections
 import pytest
 
 from tests.gitlab_sim import Dataset, GitLabSimulator
-from tests.tap_harness import discover, run_tap, select
+from tests.tap_harness import discover, run_tap, select, sim_config
 
 TOKEN = "glpat-child-pipelines-secret"
 STREAMS = ("pipelines", "pipelines_extended", "jobs")
@@ -22,13 +22,7 @@ KEYS = {"pipelines": ("id",), "pipelines_extended": ("id",), "jobs": ("id",)}
 
 
 def _config(sim: GitLabSimulator, **settings: object) -> dict[str, object]:
-    return {
-        "api_url": sim.base_url,
-        "private_token": TOKEN,
-        "max_concurrency": 4,
-        "requests_per_minute": 100000,
-        **settings,
-    }
+    return sim_config(sim, TOKEN, **settings)
 
 
 def _ids(records: list[dict]) -> list[int]:

@@ -15,17 +15,10 @@ import re
 import pytest
 
 from tests.gitlab_sim import Dataset, GitLabSimulator
-from tests.tap_harness import discover, run_tap, select
+from tests.tap_harness import all_opt_ins, discover, run_tap, select
 
 TOKEN = "glpat-incremental-secret"
-OPT_INS = {
-    "fetch_site_users": True,
-    "fetch_project_variables": True,
-    "fetch_group_variables": True,
-    "fetch_vulnerabilities": True,
-    "fetch_trigger_jobs": True,
-    "fetch_resource_events": True,
-}
+OPT_INS = all_opt_ins()
 # Child endpoints read per parent, with the parent's key in the path.
 CHILD_PATTERNS = {
     "issue_notes": re.compile(r"/projects/(\d+)/issues/(\d+)/notes$"),

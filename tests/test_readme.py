@@ -11,14 +11,14 @@ import base64
 import re
 
 from tests.gitlab_sim import Dataset, GitLabSimulator
-from tests.tap_harness import discover, run_tap, select
+from tests.tap_harness import discover, run_tap, select, sim_config
 
 TOKEN = "glpat-readme-secret"
 FILES = re.compile(r"/projects/(\d+)/repository/files/([^/]+)$")
 
 
 def _config(sim: GitLabSimulator) -> dict[str, object]:
-    return {"api_url": sim.base_url, "private_token": TOKEN, "max_concurrency": 4, "requests_per_minute": 100000}
+    return sim_config(sim, TOKEN)
 
 
 def test_every_readme_once_and_no_request_for_projects_without_one(tmp_path):

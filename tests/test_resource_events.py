@@ -12,7 +12,7 @@ import collections
 import re
 
 from tests.gitlab_sim import Dataset, GitLabSimulator
-from tests.tap_harness import discover, run_tap, select
+from tests.tap_harness import discover, run_tap, select, sim_config
 
 TOKEN = "glpat-resource-events-secret"
 KINDS = ("label", "state", "milestone")
@@ -21,14 +21,7 @@ EVENTS = re.compile(r"/projects/(\d+)/(issues|merge_requests)/(\d+)/resource_(la
 
 
 def _config(sim: GitLabSimulator, **settings: object) -> dict[str, object]:
-    return {
-        "api_url": sim.base_url,
-        "private_token": TOKEN,
-        "max_concurrency": 4,
-        "requests_per_minute": 100000,
-        "fetch_resource_events": True,
-        **settings,
-    }
+    return sim_config(sim, TOKEN, fetch_resource_events=True, **settings)
 
 
 def test_full_then_incremental(tmp_path):

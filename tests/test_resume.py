@@ -47,7 +47,7 @@ from tap_gitlab.streams import STREAM_TYPES
 from tests.gitlab_sim import Dataset, GitLabSimulator
 from tests.gitlab_sim.expected import GROUP_STREAMS
 from tests.readme_blocks import write_block
-from tests.tap_harness import OUTPUTS, discover, register_secrets, select
+from tests.tap_harness import OUTPUTS, all_opt_ins, discover, register_secrets, select
 
 TOKEN = "glpat-crash-and-resume-secret"
 SIZE = "small"
@@ -57,14 +57,7 @@ KILL_POINTS = 24
 CHAIN_EVERY = 4  # every fourth point also kills the first resumed run
 MAX_DUPLICATES_PER_PARTITION = 100  # one page
 RUN_TIMEOUT = 180.0
-OPT_INS = {
-    "fetch_site_users": True,
-    "fetch_project_variables": True,
-    "fetch_group_variables": True,
-    "fetch_vulnerabilities": True,
-    "fetch_trigger_jobs": True,
-    "fetch_resource_events": True,
-}
+OPT_INS = all_opt_ins()
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- resume:start -->", "<!-- resume:end -->"
 

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from tests.gitlab_sim import Dataset, GitLabSimulator
-from tests.tap_harness import discover, run_tap, select
+from tests.tap_harness import discover, run_tap, select, sim_config
 
 TOKEN = "glpat-trigger-jobs-secret"
 STREAMS = ("pipelines", "trigger_jobs")
@@ -22,14 +22,7 @@ TRIGGER_JOBS = re.compile(r"/projects/(\d+)/pipelines/(\d+)/trigger_jobs$")
 
 
 def _config(sim: GitLabSimulator, **settings: object) -> dict[str, object]:
-    return {
-        "api_url": sim.base_url,
-        "private_token": TOKEN,
-        "max_concurrency": 4,
-        "requests_per_minute": 100000,
-        "fetch_trigger_jobs": True,
-        **settings,
-    }
+    return sim_config(sim, TOKEN, fetch_trigger_jobs=True, **settings)
 
 
 def _ids(records: list[dict]) -> list[int]:

@@ -451,14 +451,10 @@ class GitLabStream(Stream):
                 try:
                     return read_children(route, parent)
                 except ResourceUnavailable as exc:
-                    if exc.status != 404 or not self.child_path_fallback:
+                    retry = self._retry_route(route) if exc.status == 404 else None
+                    if retry is None:
                         raise
-                    known = self._child_route  # another worker may have learnt it meanwhile
-                    if known is None:
-                        known = self.child_path_fallback if route == self.child_path else None
-                    if known is None or known == route:
-                        raise  # this GitLab answers that route: the parent is gone
-                    return read_children(known, parent)  # 404 again: the parent is gone
+                    return read_children(retry, parent)  # 404 again: the parent is gone
             except ResourceUnavailable as exc:
                 if exc.status == 403:
                     # Refused, not gone (a feature off or unlicensed in the parent's project): the other
@@ -490,6 +486,12 @@ class GitLabStream(Stream):
                     )
 
         return produce
+
+    def _retry_route(self, tried: str) -> str | None:
+        """After a 404 from child route `tried`: the route to ask instead, or None (the parent is gone)."""
+        if self._child_route is not None:  # this GitLab answered a route (maybe another worker just learnt it)
+            return self._child_route if self._child_route != tried else None
+        return self.child_path_fallback if tried == self.child_path else None
 
     def include_parent(self, parent: Record, context: Context | None) -> bool:
         """Whether a listed parent's children are fetched."""
