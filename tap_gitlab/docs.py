@@ -8,9 +8,12 @@ from __future__ import annotations
 import json
 import pathlib
 import re
+import typing as t
 
+from tap_gitlab.scope import Scope
 from tap_gitlab.settings import SETTINGS_SCHEMA
 from tap_gitlab.streams import STREAM_TYPES, GitLabStream
+from tap_gitlab.tap import TapGitLab
 
 BEGIN = "<!-- stream-table:begin -->"
 END = "<!-- stream-table:end -->"
@@ -41,21 +44,87 @@ def _notes(stream: type[GitLabStream]) -> str:
     return "; ".join(notes)
 
 
+def _template(path: str) -> str:
+    return path.replace("{project_id}", ":id").replace("{group_id}", ":id")
+
+
 def _parent(stream: type[GitLabStream]) -> str:
-    if stream.parent_path:
-        return f"`{stream.parent_path.replace('{project_id}', ':id').replace('{group_id}', ':id')}`"
-    return {"project": "project", "group": "group", "instance": "instance"}.get(stream.scope, "scope")
+    """The listing whose changed records tell a fan-out stream which parents to read: per partition kind."""
+    if not stream.parent_path:
+        return "—"
+    if stream.group_listing_path:
+        return f"`{_template(stream.group_listing_path)}` (top group); `{_template(stream.parent_path)}` (project)"
+    return f"`{_template(stream.parent_path)}`"
+
+
+# A sample scope for `_partitions`: top group 1 holds project 10 (and subgroup 2); project 20 is configured alone.
+_SAMPLE_SCOPE = Scope(
+    groups={1: {"full_path": "top"}, 2: {"full_path": "top/sub"}},
+    projects={10: {"path_with_namespace": "top/sub/app"}, 20: {"path_with_namespace": "other/lib"}},
+    top_groups=[1],
+    project_top_group={10: 1},
+)
+_KEY_NAMES = {"group_id": "group", "project_id": "project"}
+
+
+def _partitions(stream: GitLabStream, without_subgroups: GitLabStream) -> str:
+    """What the stream's state is keyed by: the stream's own partitions over the sample scope, by shape
+    (and, where it differs, with `include_subgroups` off)."""
+    shapes = _shapes(stream)
+    other = _shapes(without_subgroups)
+    if other != shapes:
+        return f"{shapes}; with `include_subgroups` off: {other}"
+    return shapes
+
+
+def _shapes(stream: GitLabStream) -> str:
+    if stream.scope.startswith("resolved_"):
+        return "one (the whole scope)"
+    contexts = stream.partitions
+    if contexts is None:
+        return "one (the instance)"
+    shapes: list[str] = []
+    for context in contexts:
+        parts = []
+        for key, value in context.items():
+            if key not in _KEY_NAMES:
+                parts.append(f"`{key}={value}`")
+            elif key == "group_id" and stream.scope == "project":
+                parts.append("top group (`group_id`)")
+            elif key == "project_id" and stream.group_listing_path and stream._gitlab_tap.settings.include_subgroups:
+                parts.append("project configured alone (`project_id`)")
+            else:
+                parts.append(f"{_KEY_NAMES[key]} (`{key}`)")
+        shape = " + ".join(parts)
+        if shape not in shapes:
+            shapes.append(shape)
+    return "; ".join(shapes)
+
+
+def _sample_streams(**settings: t.Any) -> dict[str, GitLabStream]:
+    """Every stream of a tap with every opt-in on, over `_SAMPLE_SCOPE` (no request is made)."""
+    config: dict[str, t.Any] = {"api_url": "https://127.0.0.1:9", "private_token": "docs-sample", **settings}
+    for name, spec in SETTINGS_SCHEMA["properties"].items():
+        if spec.get("type") == ["boolean", "null"] and spec.get("default") is False and name.startswith("fetch_"):
+            config[name] = True
+    tap = TapGitLab(config=config, parse_env_config=False, setup_mapper=False)
+    tap.__dict__["scope"] = _SAMPLE_SCOPE
+    return {name: t.cast(GitLabStream, stream) for name, stream in tap.streams.items()}
 
 
 def stream_table_markdown() -> str:
     """The stream table, one row per registered stream."""
     lines = [
-        "| stream | endpoint | partition / parent | primary key | replication key | mode | notes |",
-        "|---|---|---|---|---|---|---|",
+        "| stream | endpoint | partitions (each with its own state) | parent listing | primary key | replication key "
+        "| mode | notes |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    instances = _sample_streams()
+    flat = _sample_streams(include_subgroups=False)
     for stream in STREAM_TYPES:
+        partitions = _partitions(instances[stream.name], flat[stream.name])
         lines.append(
-            f"| `{stream.name}` | `{stream.endpoint()}` | {_parent(stream)} | "
+            f"| `{stream.name}` | `{stream.endpoint()}` | {partitions} | {_parent(stream)} | "
             f"{', '.join(f'`{key}`' for key in stream.primary_keys)} | "
             f"{f'`{stream.replication_key}`' if stream.replication_key else '—'} | {_mode(stream)} | {_notes(stream)} |"
         )

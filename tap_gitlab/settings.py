@@ -7,7 +7,10 @@ Every invalid value raises `ConfigError` with one line saying what is wrong and 
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import json
+import math
 import os
 import re
 import typing as t
@@ -209,6 +212,21 @@ class OAuthCredentials:
     token_expiry: dt.datetime | None
 
 
+def text_tolerant_schema(schema: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A copy of `schema` whose number and boolean settings also accept text.
+
+    Meltano passes an environment variable or a `meltano config set` value of a string-kind setting on as text
+    (meltano.yml gives number settings the string kind, see there); `normalize` parses it and names the setting
+    in one line when it is not a number, so the JSON Schema check after it must not reject "2.5" first.
+    """
+    result = copy.deepcopy(schema)
+    for spec in result["properties"].values():
+        kinds = spec.get("type")
+        if isinstance(kinds, list) and {"integer", "number", "boolean"} & set(kinds) and "string" not in kinds:
+            spec["type"] = [*kinds, "string"]
+    return result
+
+
 @dataclass(frozen=True)
 class Settings:
     """Validated, normalised settings."""
@@ -261,9 +279,11 @@ def _number(config: t.Mapping[str, t.Any], name: str, default: float, *, minimum
     if isinstance(value, bool):
         raise ConfigError(f"setting '{name}' must be a number, got {value!r}")
     try:
-        number = float(value)
+        number = float(value.strip() if isinstance(value, str) else value)
     except (TypeError, ValueError):
         raise ConfigError(f"setting '{name}' must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"setting '{name}' must be a finite number, got {value!r}")
     if number < minimum:
         raise ConfigError(f"setting '{name}' must be at least {minimum:g}, got {value!r}")
     return number
@@ -291,6 +311,15 @@ def _selection(config: t.Mapping[str, t.Any], name: str) -> tuple[str, ...]:
     if value is None or value == "":
         return ()
     items: list[t.Any]
+    if isinstance(value, str) and value.strip().startswith("["):
+        # A JSON list as text: what `meltano config set` stores for '["a", "b"]' under the string kind.
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ConfigError(
+                f"setting '{name}' starts with '[' but is not a JSON list: {value!r}; "
+                'use e.g. ["group", "group/project"] or a space-separated string'
+            ) from None
     if isinstance(value, str):
         items = re.split(r"[\s,]+", value.strip())
     elif isinstance(value, int) and not isinstance(value, bool):

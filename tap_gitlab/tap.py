@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import logging
@@ -15,7 +14,7 @@ from tap_gitlab.client import GitLabClient, RunStats
 from tap_gitlab.concurrency import Key, Prefetcher
 from tap_gitlab.errors import UserError
 from tap_gitlab.scope import Scope, check_access, resolve_scope
-from tap_gitlab.settings import SETTINGS_SCHEMA, Settings, normalize
+from tap_gitlab.settings import SETTINGS_SCHEMA, Settings, normalize, text_tolerant_schema
 from tap_gitlab.streams import STREAM_TYPES, GitLabStream
 
 logger = logging.getLogger("tap-gitlab")
@@ -51,7 +50,7 @@ class TapGitLab(Tap):
     package_name = "tap-gitlab-connector"
     # A copy: singer-sdk adds its built-in settings (stream_maps, flattening, ...) to the class's schema in
     # place, which must not leak into SETTINGS_SCHEMA (the docs, meltano.yml and the Flow spec read it).
-    config_jsonschema = copy.deepcopy(SETTINGS_SCHEMA)
+    config_jsonschema = text_tolerant_schema(SETTINGS_SCHEMA)
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self._started = time.monotonic()
@@ -100,7 +99,23 @@ class TapGitLab(Tap):
         return Prefetcher(self.settings.max_concurrency)
 
     def discover_streams(self) -> list[GitLabStream]:
-        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        streams = [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        for stream in streams:
+            # An opt-in stream whose setting is off is not selected by default (`selected-by-default: false`),
+            # as Flow's discovery disables its binding.
+            stream.selected_by_default = stream.enabled
+        return streams
+
+    def _deselect_disabled(self) -> None:
+        """Opt-in streams whose setting is off sync nothing, not even a SCHEMA (a target would make an empty
+        table), however the catalog selects them: Meltano's default `select` rule `*.*` selects every stream."""
+        off = []
+        for stream in self.streams.values():
+            if isinstance(stream, GitLabStream) and not stream.enabled and stream.selected:
+                stream.selected = False
+                off.append(f"{stream.name} ({stream.opt_in_setting})")
+        if off:
+            logger.info("Opt-in streams whose setting is off, not extracted: %s", ", ".join(off))
 
     @staticmethod
     def plan_key(stream_name: str, context: t.Mapping[str, t.Any] | None) -> Key:
@@ -126,6 +141,7 @@ class TapGitLab(Tap):
         try:
             # A failure here (bad token, unknown group) has emitted nothing: no STATE that could pass for progress.
             _ = self.scope
+            self._deselect_disabled()
             self._build_plan()
         except BaseException:
             self._stop_workers()
