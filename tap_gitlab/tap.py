@@ -186,6 +186,19 @@ class TapGitLab(Tap):
             logger.info("Summary: %-26s %9d records", name, count)
         for skipped in stats.skipped:
             logger.warning("Summary: skipped %s for %s: %s", skipped.stream, skipped.partition, skipped.reason)
+        # Fields GitLab added after our schemas were written are carried, not lost; name them once per stream so
+        # that the schema can catch up (tap_gitlab/conform.py).
+        for name, stream in sorted(self.streams.items()):
+            unknown, credentials = stream.fields_off_schema if isinstance(stream, GitLabStream) else ([], [])
+            if unknown:
+                logger.warning(
+                    "Summary: %s: %d fields not in the schema, carried as GitLab sent them: %s",
+                    name,
+                    len(unknown),
+                    ", ".join(unknown),
+                )
+            if credentials:
+                logger.info("Summary: %s: credential fields never emitted: %s", name, ", ".join(credentials))
 
 
 def _producer(stream: GitLabStream, context: t.Mapping[str, t.Any] | None) -> t.Callable[[], t.Iterator[t.Any]]:

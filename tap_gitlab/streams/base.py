@@ -187,13 +187,71 @@ class GitLabStream(Stream):
         schema = self.effective_schema
         conformer = self.__dict__.get("_conformer")
         if conformer is None or conformer.schema is not schema:
-            conformer = self._conformer = Conformer(schema)
+            conformer = self._conformer = Conformer(schema, previous=conformer)
         return conformer.conform(self.name, row, self.logger)
+
+    @property
+    def fields_off_schema(self) -> tuple[list[str], list[str]]:
+        """(fields GitLab sent that the schema does not declare, carried; credential fields dropped) so far."""
+        conformer: Conformer | None = self.__dict__.get("_conformer")
+        if conformer is None:
+            return [], []
+        return list(conformer.unknown), list(conformer.credentials)
 
     @property
     def enabled(self) -> bool:
         """Opt-in streams run only when their setting is on."""
         return self.opt_in_setting is None or bool(getattr(self._gitlab_tap.settings, self.opt_in_setting))
+
+    # -- deletions: ACTIVATE_VERSION ----------------------------------------------------------------------
+    #
+    # singer-sdk sends a stream's ACTIVATE_VERSION before its first record, and a target deletes (hard or soft)
+    # every row of an older `_sdc_table_version` when it gets one (MeltanoLabs target-postgres, sinks.py
+    # `activate_version`: `_sdc_table_version < version OR IS NULL`, table-wide). Sent first, that empties the
+    # table while the run loads it, and keeps nothing of a partition the run then skips (a 403 on one project)
+    # or never reaches (a crash). The version is one per stream and run, so it cannot spare one partition's
+    # rows: it goes out after the stream's last record, and only when every partition was read in full.
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        return False  # singer-sdk's own (up-front) ACTIVATE_VERSION: see `_sync_records`
+
+    @property
+    def signals_deletions(self) -> bool:
+        """Whether this stream ends with ACTIVATE_VERSION when it read everything (full-table streams)."""
+        return self.replication_method == "FULL_TABLE" and self._gitlab_tap.settings.emit_activate_version_messages
+
+    def not_in_full(self, why: str) -> None:
+        """Something of this run's read is missing (a skipped partition, a bookmark): no deletions this run.
+
+        Called from the main thread while planning (the prefetcher plans ahead, before this stream's sync
+        starts) and from fan-out workers; the first reason is kept.
+        """
+        if self.__dict__.get("_missing") is None:
+            self._missing = why
+
+    def _sync_records(
+        self, context: Context | None = None, *, write_messages: bool = True
+    ) -> t.Generator[dict[str, t.Any], t.Any, t.Any]:
+        versioned = write_messages and context is None and self.selected and self.enabled and self.signals_deletions
+        if versioned:
+            # Milliseconds (the Singer convention), not singer-sdk's seconds: two runs within one second would
+            # share a version, and the second could not delete what the first loaded.
+            self._stream_version = self._gitlab_tap.initialized_at
+        yield from super()._sync_records(context, write_messages=write_messages)
+        if not versioned:
+            return
+        missing = self.__dict__.get("_missing")
+        if missing is None:
+            assert self._stream_version is not None
+            self._write_activate_version_message(self._stream_version)
+            logger.debug("%s: ACTIVATE_VERSION %d", self.name, self._stream_version)
+        else:
+            logger.warning(
+                "%s: no deletions signalled this run (%s); rows GitLab no longer lists stay until a complete run",
+                self.name,
+                missing,
+            )
 
     @property
     def partitions(self) -> list[dict[str, t.Any]] | None:
@@ -294,6 +352,7 @@ class GitLabStream(Stream):
             reason = str(exc)
             logger.warning("%s: %s: skipped: %s", self.name, label, reason)
             tap.stats.skip(self.name, label, reason)
+            self.not_in_full(f"{label} skipped")
         finally:
             job.cancelled.set()  # if the SDK stopped early, free the worker filling this queue
         tap.stats.records[self.name] += count
@@ -395,6 +454,8 @@ class GitLabStream(Stream):
         """Runs on the main thread: reads the bookmark and returns the worker's producer."""
         context = dict(context or {})
         since = self.starting_value(context)
+        if since is not None or self.boundary(context)[1]:
+            self.not_in_full("read from a bookmark")
         params = self.request_params(context, since)
         if self.parent_path:
             return PartitionPlan(context, self._fan_out_producer(context, params), params)
@@ -463,6 +524,7 @@ class GitLabStream(Stream):
                     label = self.describe({**context, **ids})
                     if self._gitlab_tap.stats.skip(self.name, label, str(exc)):
                         logger.warning("%s: %s: skipped: %s", self.name, label, exc)
+                    self.not_in_full(f"{label} skipped")
                 return []  # 404: the parent vanished between the listing and this request
 
         def produce() -> t.Iterator[Batch]:
