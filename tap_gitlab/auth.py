@@ -1,8 +1,12 @@
 """Credentials: access tokens (sent as PRIVATE-TOKEN) and OAuth2 with single-flight refresh and rotation.
 
-GitLab refresh tokens are single use: a refresh invalidates the old access and refresh tokens. So a refresh
-happens once per expiry however many workers notice it, and the rotated pair is written atomically to the
-token store *before* it is used, so that a crash cannot leave the next run holding a dead refresh token.
+GitLab refresh tokens are single use: once the access token a refresh returned is used, the old access and
+refresh tokens are revoked (Doorkeeper's `revoke_previous_refresh_token!`, which GitLab's
+lib/gitlab/auth/auth_finders.rb `find_oauth_access_token` calls on every API request). So a refresh happens
+once per expiry however many workers notice it, and the rotated pair is kept *before* it is used: handed to
+the Flow adapter (which hands it to Flow's runtime, see tap_gitlab/flow/config_update.py) and/or written
+atomically to the token store. If that fails, the new pair is never used and the old one stays valid, so the
+next run can refresh again.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import tempfile
 import threading
 import typing as t
@@ -25,6 +30,12 @@ logger = logging.getLogger("tap-gitlab")
 
 # Refresh this long before the recorded expiry, so that a request is never sent with a token about to lapse.
 _EXPIRY_MARGIN = dt.timedelta(seconds=120)
+
+# Set by the Flow adapter for the tap it runs: the number of an inherited socket on which a rotated pair is
+# handed back (one JSON line each way). Not a setting: only the adapter can provide the other end.
+HANDBACK_FD_ENV = "TAP_GITLAB_TOKEN_HANDBACK_FD"
+# How long the tap waits for the adapter to encrypt and emit the config update.
+_HANDBACK_TIMEOUT = 300.0
 
 
 class Auth:
@@ -58,6 +69,62 @@ class AccessTokenAuth(Auth):
         return [self._token]
 
 
+class TokenHandback:
+    """The tap's end of the Flow adapter's hand-back channel: a rotated pair goes out, the refresh waits.
+
+    `send` returns only once the adapter has emitted Flow's `configUpdate` carrying the new pair, so the new
+    access token is never used before Flow holds it.
+    """
+
+    def __init__(self, sock: socket.socket, timeout: float = _HANDBACK_TIMEOUT) -> None:
+        self._sock = sock
+        self._sock.settimeout(timeout)
+        self._reader = sock.makefile("rb")
+
+    @classmethod
+    def from_env(cls) -> TokenHandback | None:
+        """The process's one channel (a second socket object on the same descriptor would close it when
+        collected)."""
+        global _handback
+        value = os.environ.get(HANDBACK_FD_ENV)
+        if not value:
+            return None
+        try:
+            with _handback_lock:
+                if _handback is None:
+                    _handback = cls(socket.socket(fileno=int(value)))
+                return _handback
+        except (ValueError, OSError):
+            raise AuthError(
+                f"{HANDBACK_FD_ENV} does not name an open socket; run the tap through the Flow adapter"
+            ) from None
+
+    def send(self, access_token: str, refresh_token: str, expiry: dt.datetime | None) -> None:
+        message = {"access_token": access_token, "refresh_token": refresh_token, "token_expiry_date": _iso(expiry)}
+        try:
+            self._sock.sendall(json.dumps(message).encode() + b"\n")
+            line = self._reader.readline()
+        except OSError as exc:
+            raise AuthError(
+                f"could not hand the rotated OAuth tokens back to Flow ({type(exc).__name__}); they were not "
+                "used, so the next run refreshes again"
+            ) from None
+        try:
+            answer = json.loads(line) if line else {"error": "the Flow adapter closed the channel"}
+        except ValueError:
+            answer = {"error": "the Flow adapter answered something that is not JSON"}
+        if not isinstance(answer, dict) or answer.get("ok") is not True:
+            reason = answer.get("error") if isinstance(answer, dict) else None
+            raise AuthError(
+                f"could not hand the rotated OAuth tokens back to Flow: {reason or 'no reason given'}; they were "
+                "not used, so the next run refreshes again"
+            )
+
+
+_handback: TokenHandback | None = None
+_handback_lock = threading.Lock()
+
+
 class OAuth2Auth(Auth):
     """OAuth2 access token as `Authorization: Bearer`, refreshed on expiry and on 401."""
 
@@ -71,6 +138,7 @@ class OAuth2Auth(Auth):
         store_path: str | None,
         session_factory: t.Callable[[], requests.Session],
         timeout: float,
+        handback: TokenHandback | None = None,
     ) -> None:
         self._client_id = creds.client_id
         self._client_secret = creds.client_secret
@@ -81,7 +149,12 @@ class OAuth2Auth(Auth):
         self._store_path = store_path
         self._session_factory = session_factory
         self._timeout = timeout
+        self._handback = handback
         self._lock = threading.Lock()
+        # Every token this run has held: a spent one is still a secret, in logs as anywhere.
+        self._spent: list[str] = []
+        # A rotated pair that could not be kept: nothing may authenticate with either pair any more.
+        self._broken: AuthError | None = None
         self._generation = 0
         self.refresh_count = 0
         # Which configured grant the store descends from: a store written before the connector was
@@ -142,15 +215,19 @@ class OAuth2Auth(Auth):
 
     def headers(self) -> dict[str, str]:
         with self._lock:
+            if self._broken is not None:
+                raise self._broken
             if self._expiry is not None and dt.datetime.now(dt.UTC) >= self._expiry - _EXPIRY_MARGIN:
                 self._refresh_locked()
             return {"Authorization": f"Bearer {self._access_token}"}
 
     def secrets(self) -> list[str]:
-        return [self._access_token, self._refresh_token, self._client_secret]
+        return [self._access_token, self._refresh_token, self._client_secret, *self._spent]
 
     def refresh(self, failed_headers: dict[str, str]) -> bool:
         with self._lock:
+            if self._broken is not None:
+                raise self._broken
             if failed_headers.get("Authorization") != f"Bearer {self._access_token}":
                 return True  # another worker already refreshed since this request was sent
             self._refresh_locked()
@@ -174,20 +251,35 @@ class OAuth2Auth(Auth):
         if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
             error = body.get("error") if isinstance(body, dict) else None
             if error in {"invalid_grant", "invalid_client", "unauthorized_client"}:
+                why = " (a refresh token works once: this one was already used, or revoked)"
                 raise AuthError(
                     f"GitLab rejected the OAuth refresh token ({error}); re-authorize the connector to get a new one"
+                    + (why if error == "invalid_grant" else "")
                 )
             raise AuthError(f"OAuth token refresh failed with HTTP {response.status_code}; re-authorize")
         created = body.get("created_at")
         now = dt.datetime.now(dt.UTC)
         base = dt.datetime.fromtimestamp(int(created), dt.UTC) if isinstance(created, int | float) else now
-        self._access_token = str(body["access_token"])
-        self._refresh_token = str(body.get("refresh_token") or self._refresh_token)
+        access = str(body["access_token"])
+        refresh = str(body.get("refresh_token") or self._refresh_token)
         expires_in = body.get("expires_in")
-        self._expiry = base + dt.timedelta(seconds=int(expires_in)) if expires_in else None
-        self._generation += 1
+        expiry = base + dt.timedelta(seconds=int(expires_in)) if expires_in else None
+        self._spent += [self._access_token, self._refresh_token, access, refresh]
         self.refresh_count += 1
-        self._save_store()
+        # Kept before use: the hand-back to Flow returns once Flow has the pair; the store once it is on disk.
+        try:
+            if self._handback is not None:
+                self._handback.send(access, refresh, expiry)
+            self._access_token, self._refresh_token, self._expiry = access, refresh, expiry
+            self._save_store()
+        except AuthError as exc:
+            self._broken = exc
+            raise
+        self._generation += 1
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
 def _fingerprint(refresh_token: str) -> str:
@@ -204,6 +296,7 @@ def build_auth(settings: Settings, session_factory: t.Callable[[], requests.Sess
             store_path=settings.oauth_token_store,
             session_factory=session_factory,
             timeout=settings.request_timeout,
+            handback=TokenHandback.from_env(),
         )
     assert settings.token is not None
     return AccessTokenAuth(settings.token)

@@ -155,6 +155,15 @@ SETTINGS_SCHEMA: dict[str, t.Any] = {
             "17.0+ hides from the pipeline listing: one more listing request per project for each of pipelines, "
             "pipelines_extended and jobs.",
         },
+        "emit_activate_version_messages": {
+            "type": ["boolean", "null"],
+            "default": True,
+            "title": "Signal deletions (ACTIVATE_VERSION)",
+            "description": "Full-table streams (branches, members, labels, ...) end with an ACTIVATE_VERSION "
+            "message once every partition was read in full, so that the target deletes (or soft-deletes) the rows "
+            "GitLab no longer lists; a run that skipped a partition sends none. In Flow, full-refresh bindings then "
+            "emit deletion documents. False: nothing is ever deleted.",
+        },
         "max_concurrency": {
             "type": ["integer", "null"],
             "default": DEFAULT_MAX_CONCURRENCY,
@@ -195,21 +204,17 @@ SETTINGS_SCHEMA: dict[str, t.Any] = {
             "description": "Path of a JSON file where rotated OAuth tokens are saved (atomically, before use) "
             "so the next run starts with a valid refresh token.",
         },
+        "config_encryption_url": {
+            "type": ["string", "null"],
+            "title": "Config encryption service",
+            "description": "Flow connector only: the service that encrypts the endpoint config holding rotated "
+            "OAuth tokens before it is handed back to Flow. Default: the ENCRYPTION_URL environment "
+            "variable, else Estuary's https://config-encryption.estuary.dev/v1/encrypt-config.",
+        },
     },
 }
 
 SECRET_SETTINGS = ("private_token", "credentials")
-
-
-@dataclass(frozen=True)
-class OAuthCredentials:
-    """OAuth2 application credentials and the current token pair."""
-
-    client_id: str
-    client_secret: str
-    access_token: str
-    refresh_token: str
-    token_expiry: dt.datetime | None
 
 
 def text_tolerant_schema(schema: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -225,6 +230,17 @@ def text_tolerant_schema(schema: dict[str, t.Any]) -> dict[str, t.Any]:
         if isinstance(kinds, list) and {"integer", "number", "boolean"} & set(kinds) and "string" not in kinds:
             spec["type"] = [*kinds, "string"]
     return result
+
+
+@dataclass(frozen=True)
+class OAuthCredentials:
+    """OAuth2 application credentials and the current token pair."""
+
+    client_id: str
+    client_secret: str
+    access_token: str
+    refresh_token: str
+    token_expiry: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -247,6 +263,7 @@ class Settings:
     fetch_resource_events: bool = False
     commits_all_branches: bool = False
     include_child_pipelines: bool = True
+    emit_activate_version_messages: bool = True
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
@@ -473,6 +490,7 @@ def normalize(config: t.Mapping[str, t.Any], *, now: dt.datetime | None = None) 
         fetch_resource_events=_bool(config, "fetch_resource_events", False),
         commits_all_branches=_bool(config, "commits_all_branches", False),
         include_child_pipelines=_bool(config, "include_child_pipelines", True),
+        emit_activate_version_messages=_bool(config, "emit_activate_version_messages", True),
         max_concurrency=_int(config, "max_concurrency", DEFAULT_MAX_CONCURRENCY, minimum=1, maximum=64),
         requests_per_minute=_int(config, "requests_per_minute", _default_rate(api_url), minimum=1, maximum=1_000_000),
         request_timeout=_number(config, "request_timeout", DEFAULT_REQUEST_TIMEOUT, minimum=1),

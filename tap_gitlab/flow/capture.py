@@ -9,6 +9,8 @@
   checkpoint is a small RFC 7396 merge patch (`mergePatch: true`) holding only what changed.
 - RECORD → `captured`; STATE → `checkpoint`; after the last record, a final checkpoint. The tap's stderr
   becomes JSON log lines. A failed tap ends the session with its error line as the last stderr line.
+- OAuth: the tap hands each rotated token pair back over an inherited socket and waits while the adapter
+  emits Flow's `configUpdate` event with the encrypted config (config_update.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -25,11 +28,14 @@ import types
 import typing as t
 from collections import Counter
 
-from tap_gitlab.flow.discovery import INCREMENTAL, BoundStream, check_bindings, tap_catalog
+from tap_gitlab.auth import HANDBACK_FD_ENV
+from tap_gitlab.flow import config_update
+from tap_gitlab.flow.discovery import FULL_REFRESH, INCREMENTAL, BoundStream, check_bindings, tap_catalog
 from tap_gitlab.flow.protocol import LOG, Log, Output, ProtocolError, encode
-from tap_gitlab.flow.spec import tap_config
+from tap_gitlab.flow.spec import config_schema, tap_config
 
 STATE_ROOT = "bindingStateV1"
+KEYS = "keys"  # a full-refresh binding's captured document keys (deletions)
 _UNCHANGED = object()
 
 
@@ -189,19 +195,43 @@ def split_record(line: bytes) -> tuple[str, bytes] | None:
 
 
 class Session:
-    """Translates one run of the tap into captured documents and checkpoints."""
+    """Translates one run of the tap into captured documents and checkpoints.
+
+    Deletions (full-refresh bindings): the binding state keeps the key of every document the binding has
+    captured (`keys`, an object of JSON-encoded key tuples, so that a checkpoint's merge patch adds and removes
+    single keys). Keys are added at each checkpoint, with the documents they commit. When the tap ends a
+    stream with ACTIVATE_VERSION (it sends one only when it read every partition in full: no partition
+    skipped, no bookmark), every kept key this sweep did not capture gets a deletion document,
+    `{<key fields>, "_meta": {"op": "d"}}`, as Estuary's snapshot bindings emit (estuary-cdk
+    `capture/common.py`, `_binding_snapshot_task`), and leaves the state in the same checkpoint.
+    """
 
     def __init__(self, out: Output, bound: list[BoundStream], state_keys: list[str], prior: dict[str, t.Any]):
         self.out = out
         self.binding_of = {b.stream: b.index for b in bound}
         self.state_key_of = {b.stream: state_keys[b.index] for b in bound}
-        # The binding states the runtime holds, as this session's checkpoints leave them.
-        self.known: dict[str, t.Any] = {key: prior.get(key) for key in self.state_key_of.values()}
+        # The binding states the runtime holds, as this session's checkpoints leave them (without `keys`,
+        # kept apart below so that diffing a STATE's bookmarks never walks them).
+        self.known: dict[str, t.Any] = {}
+        for key in self.state_key_of.values():
+            value = prior.get(key)
+            self.known[key] = {k: v for k, v in value.items() if k != KEYS} if isinstance(value, dict) else value
         self.missing = {key for key, value in self.known.items() if value is None}  # new stateKeys
         self.counts: Counter[str] = Counter()
+        self.deleted: Counter[str] = Counter()
         self.checkpoints = 0
         self.pending = False  # captured documents not yet followed by a checkpoint
         self.skipped: set[str] = set()
+        # Full-refresh bindings: their key fields, the keys the runtime holds, the keys this sweep captured,
+        # and those of them not yet in a checkpoint.
+        self.key_fields = {b.stream: b.info.key_properties for b in bound if b.sync_mode == FULL_REFRESH}
+        self.stored_keys: dict[str, set[str]] = {}
+        for stream in self.key_fields:
+            value = prior.get(self.state_key_of[stream])
+            kept = value.get(KEYS) if isinstance(value, dict) else None
+            self.stored_keys[stream] = set(kept) if isinstance(kept, dict) else set()
+        self.seen_keys: dict[str, set[str]] = {stream: set() for stream in self.key_fields}
+        self.unsaved_keys: dict[str, set[str]] = {stream: set() for stream in self.key_fields}
 
     def record(self, stream: t.Any, doc: bytes | None) -> None:
         """One captured document; `doc` is the record's JSON text (an object)."""
@@ -214,6 +244,37 @@ class Session:
         self.out.send_line(b'{"captured":{"binding":%d,"doc":%s}}' % (index, doc))
         self.counts[stream] += 1
         self.pending = True
+        fields = self.key_fields.get(stream)
+        if fields:
+            key = _document_key(doc, fields)
+            if key is not None:
+                self.seen_keys[stream].add(key)
+                if key not in self.stored_keys[stream]:
+                    self.unsaved_keys[stream].add(key)
+
+    def activate_version(self, stream: t.Any) -> None:
+        """The tap read `stream` in full: delete the documents of earlier sweeps that this one did not capture."""
+        fields = self.key_fields.get(stream) if isinstance(stream, str) else None
+        if not fields:
+            return  # an incremental binding (or none): nothing is known to be gone
+        assert isinstance(stream, str)
+        index = self.binding_of[stream]
+        seen = self.seen_keys[stream]
+        gone = sorted(self.stored_keys[stream] - seen)
+        for key in gone:
+            tombstone = dict(zip(fields, json.loads(key), strict=True))
+            tombstone["_meta"] = {"op": "d"}
+            self.out.send_line(b'{"captured":{"binding":%d,"doc":%s}}' % (index, encode(tombstone)))
+        self.deleted[stream] += len(gone)
+        patch = {key: None for key in gone}
+        patch.update({key: 1 for key in self.unsaved_keys[stream]})
+        self.stored_keys[stream] = set(seen)
+        self.unsaved_keys[stream] = set()
+        self.seen_keys[stream] = set()  # a second ACTIVATE_VERSION of the stream deletes nothing more
+        if gone:
+            LOG.info(f"capture: {stream}: {len(gone)} documents GitLab no longer lists, deleted")
+        if patch:
+            self.checkpoint({self.state_key_of[stream]: {KEYS: patch}})
 
     def state(self, value: t.Any) -> None:
         bookmarks = value.get("bookmarks") if isinstance(value, dict) else None
@@ -242,10 +303,27 @@ class Session:
         for state_key in sorted(self.missing):  # a stateKey the runtime has not seen yet gets an entry
             updated[state_key] = self.known[state_key] = {}
         self.missing.clear()
+        for stream, unsaved in self.unsaved_keys.items():
+            if unsaved:  # the keys of the documents this checkpoint commits
+                state_key = self.state_key_of[stream]
+                entry = dict(updated.get(state_key) or {})
+                entry[KEYS] = {**(entry.get(KEYS) or {}), **dict.fromkeys(unsaved, 1)}
+                updated[state_key] = entry
+                self.stored_keys[stream] |= unsaved
+                self.unsaved_keys[stream] = set()
         self.out.send({"checkpoint": {"state": {"updated": {STATE_ROOT: updated}, "mergePatch": True}}})
         self.out.flush()
         self.checkpoints += 1
         self.pending = False
+
+
+def _document_key(doc: bytes, fields: t.Sequence[str]) -> str | None:
+    """A document's key as compact JSON text (`[42,"main"]`); None when a key field is missing."""
+    try:
+        record = json.loads(doc)
+        return json.dumps([record[field] for field in fields], separators=(",", ":"), sort_keys=True)
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _singer_state(bound: list[BoundStream], state_keys: list[str], prior: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -328,7 +406,8 @@ def run(open_request: dict[str, t.Any], out: Output) -> int:
     if not isinstance(capture, dict):
         raise ProtocolError("open: the request has no capture")
     bindings = capture.get("bindings") or []
-    settings = tap_config(capture.get("config"))
+    flow_config = capture.get("config")
+    settings = tap_config(flow_config)
     streams = tap_catalog(settings)
     bound = check_bindings(streams, bindings)
     state_keys = _state_keys(bindings)
@@ -355,18 +434,38 @@ def run(open_request: dict[str, t.Any], out: Output) -> int:
             with os.fdopen(fd, "w") as handle:
                 json.dump(body, handle)
             paths[name] = path
-        return _run_tap(session, tap_command(paths["config"], paths["catalog"], paths["state"]))
+        command = tap_command(paths["config"], paths["catalog"], paths["state"])
+        if not config_update.uses_oauth(flow_config):
+            return _run_tap(session, command)
+        assert isinstance(flow_config, dict)
+        ours, theirs = socket.socketpair()
+        relay = config_update.TokenRelay(ours, flow_config, config_schema(), LOG)
+        relay.start()
+        try:
+            return _run_tap(session, command, handback=theirs)
+        finally:
+            theirs.close()
+            relay.close()
+            if relay.updates:
+                LOG.info(f"capture: handed {relay.updates} rotated OAuth token pair(s) back to Flow")
 
 
-def _run_tap(session: Session, command: list[str]) -> int:
+def _run_tap(session: Session, command: list[str], handback: socket.socket | None = None) -> int:
+    env = _tap_env()
+    env.pop(HANDBACK_FD_ENV, None)
+    if handback is not None:
+        env[HANDBACK_FD_ENV] = str(handback.fileno())
     proc = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=_tap_env(),
+        env=env,
         bufsize=1 << 16,
+        pass_fds=(handback.fileno(),) if handback is not None else (),
     )
+    if handback is not None:
+        handback.close()  # the tap holds its end now: when it exits, the relay sees end of input
     assert proc.stdout is not None and proc.stderr is not None
     relay = StderrRelay(proc.stderr, LOG)
     relay.start()
@@ -398,6 +497,8 @@ def _run_tap(session: Session, command: list[str]) -> int:
                 session.record(message.get("stream"), encode(record) if isinstance(record, dict) else None)
             elif kind == "STATE":
                 session.state(message.get("value"))
+            elif kind == "ACTIVATE_VERSION":
+                session.activate_version(message.get("stream"))
             elif kind != "SCHEMA":
                 LOG.debug(f"ignoring a Singer {kind} message")
         code = proc.wait()
@@ -413,8 +514,10 @@ def _run_tap(session: Session, command: list[str]) -> int:
         if session.pending or session.checkpoints == 0:
             session.checkpoint({})
         LOG.info(
-            f"capture: done: {sum(session.counts.values())} documents, {session.checkpoints} checkpoints",
+            f"capture: done: {sum(session.counts.values())} documents, {sum(session.deleted.values())} deletions, "
+            f"{session.checkpoints} checkpoints",
             documents=dict(session.counts),
+            deletions=dict(session.deleted),
         )
         return 0
     if stopped:

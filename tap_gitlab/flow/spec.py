@@ -31,6 +31,7 @@ NOT_IN_FORM: dict[str, str] = {
     "credentials": "built here in Estuary's shape",
     "ca_bundle": "a path inside the container",
     "oauth_token_store": "a path inside the container, gone after each run",
+    "config_encryption_url": "where Estuary's service runs is the deployment's business (also ENCRYPTION_URL)",
 }
 
 # The first fields of the form; the remaining settings follow in the tap's order.
@@ -113,15 +114,25 @@ _AS_TEXT = {
     "projects": "Space-separated full paths or numeric ids, e.g. `my-group/my-project 1234`.",
 }
 
-# OAuth2 for gitlab.com, as Estuary's GitLab connector declares it (flow-capture-protocol.md §7).
+# The instance the OAuth URLs point at: the endpoint config's `api_url`, else gitlab.com. Estuary renders
+# these templates with the endpoint config as `config` (estuary/flow supabase/functions/oauth/auth-url.ts
+# with Mustache, access-token.ts with Handlebars; Estuary's Zendesk connector builds both URLs from
+# `config.subdomain`). The form is valid in both engines: a section on a non-empty string renders once with
+# the string as `.`, the inverted section renders when the form has no `api_url`. GitLab serves OAuth at the
+# instance root (config/routes.rb `use_doorkeeper`), which is what `api_url` is: the base URL without /api/v4.
+INSTANCE_TEMPLATE = (
+    "{{#config.api_url}}{{{.}}}{{/config.api_url}}{{^config.api_url}}" + DEFAULT_API_URL + "{{/config.api_url}}"
+)
+
+# OAuth2 as Estuary's GitLab connector declares it (flow-capture-protocol.md §7), for the configured instance.
 OAUTH2: dict[str, t.Any] = {
     "provider": "gitlab",
     "authUrlTemplate": (
-        "https://gitlab.com/oauth/authorize?client_id={{{ client_id }}}"
+        INSTANCE_TEMPLATE + "/oauth/authorize?client_id={{{ client_id }}}"
         "&redirect_uri={{#urlencode}}{{{ redirect_uri }}}{{/urlencode}}"
         "&response_type=code&state={{{ state }}}&scope=read_api"
     ),
-    "accessTokenUrlTemplate": "https://gitlab.com/oauth/token",
+    "accessTokenUrlTemplate": INSTANCE_TEMPLATE + "/oauth/token",
     "accessTokenBody": (
         "client_id={{#urlencode}}{{{ client_id }}}{{/urlencode}}"
         "&client_secret={{#urlencode}}{{{ client_secret }}}{{/urlencode}}"

@@ -25,6 +25,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
+from tests.gitlab_sim.app_limits import ApplicationRateLimiter, token_user
 from tests.gitlab_sim.dataset import Dataset
 from tests.gitlab_sim.faults import FaultRule, Faults
 from tests.gitlab_sim.routes import ROUTES, ApiError, Listing, Raw, Request, Routes
@@ -91,6 +92,7 @@ class GitLabSimulator:
         rate_limit_per_minute: int | None = None,
         port: int = 0,
         request_log: str | None = None,
+        app_rate_limits: ApplicationRateLimiter | None = None,
     ) -> None:
         self.dataset = dataset
         self.token = token
@@ -98,6 +100,9 @@ class GitLabSimulator:
         self.external_url = external_url.rstrip("/") if external_url else None
         self.tls = tls
         self.rate_limit_per_minute = rate_limit_per_minute
+        # GitLab's per-endpoint limits (app_limits.py). Off unless given: every test would otherwise share
+        # GitLab's per-minute budgets (600 job listings, 400 project lookups) and wait out their windows.
+        self.app_limits = app_rate_limits
         self.faults = Faults(latency_ms)
         self.port = port
         self._lock = threading.Lock()
@@ -264,10 +269,12 @@ class GitLabSimulator:
             entry = self.oauth_refresh.get(form.get("refresh_token", ""))
             if entry is None or entry["used"] or entry["client_id"] != client.client_id:
                 return 400, {"error": "invalid_grant", "error_description": INVALID_GRANT}
-            # Rotation: the old refresh token and its access token are invalidated (§2.2 "Refresh tokens rotate").
-            entry["used"] = True
-            if entry.get("access") in self.oauth_access:
-                self.oauth_access[entry["access"]]["revoked"] = True
+            # Rotation (§2.2 "Refresh tokens rotate"), as Doorkeeper does it with GitLab's schema: the
+            # oauth_access_tokens table has `previous_refresh_token`, so `refresh_token_revoked_on_use?` holds
+            # and the refresh leaves the old pair alive (doorkeeper lib/doorkeeper/oauth/refresh_token_request.rb
+            # `refresh_token.revoke unless refresh_token_revoked_on_use?`). The old access and refresh tokens
+            # die when the new access token is first used (`revoke_previous_refresh_token!`, which GitLab calls
+            # in lib/gitlab/auth/auth_finders.rb `find_oauth_access_token`); see authenticate().
             access, refresh = secrets.token_hex(32), secrets.token_hex(32)
             now = time.time()
             self.oauth_access[access] = {
@@ -275,6 +282,7 @@ class GitLabSimulator:
                 "expires": now + client.access_token_ttl,
                 "revoked": False,
                 "scopes": ["api"],
+                "previous_refresh_token": form.get("refresh_token", ""),
             }
             self.oauth_refresh[refresh] = {"client_id": client.client_id, "used": False, "access": access}
             self.oauth_refreshes += 1
@@ -286,6 +294,18 @@ class GitLabSimulator:
             "scope": "api",
             "created_at": int(now),
         }
+
+    def _revoke_previous_refresh_token(self, access: dict[str, t.Any]) -> None:
+        """First use of a rotated access token: the pair it replaced is revoked (Doorkeeper's
+        `revoke_previous_refresh_token!`, called by GitLab's `find_oauth_access_token` on every request; the
+        revoked record holds both the old access token and the old refresh token)."""
+        with self._lock:
+            previous = access.pop("previous_refresh_token", None)
+            entry = self.oauth_refresh.get(previous) if previous else None
+            if entry is not None:
+                entry["used"] = True
+                if entry.get("access") in self.oauth_access:
+                    self.oauth_access[entry["access"]]["revoked"] = True
 
     # -- authentication (§1.1, §2.1) --------------------------------------------------------------------------------
     def authenticate(
@@ -314,6 +334,7 @@ class GitLabSimulator:
                     return self._invalid_token(REVOKED)
                 if access["expires"] <= time.time():
                     return self._invalid_token(EXPIRED)
+                self._revoke_previous_refresh_token(access)
                 info = access
         else:
             return 401, {"message": "401 Unauthorized"}, []
@@ -480,6 +501,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         name, params = match
         endpoint = name
+        if sim.app_limits is not None:
+            # The endpoint's check_rate_limit! (app_limits.py): after authentication, before any lookup.
+            limited = sim.app_limits.check(name, token_user(sim, self.headers, query), self.client_address[0])
+            if limited is not None:
+                status, payload, headers = limited
+                finish(status, payload, headers + rl_headers)
+                return
         req = Request(self.command, api_path, pairs, query, params, path)
         try:
             # One answer is one snapshot, as a database query is: records are changed in place, so a
