@@ -37,7 +37,7 @@ from tap_gitlab import __version__
 from tap_gitlab.auth import Auth, build_auth
 from tap_gitlab.concurrency import current_counters
 from tap_gitlab.errors import AuthError, GitLabAPIError, ResourceUnavailable, RunStopped, TransientError
-from tap_gitlab.pagination import UpdatedAtSeek, next_page_url, reroot
+from tap_gitlab.pagination import UpdatedAtSeek, keep_filters, next_page_url, reroot, total_count
 from tap_gitlab.ratelimit import RateGovernor
 from tap_gitlab.settings import Settings
 
@@ -382,7 +382,7 @@ class GitLabClient:
         query = {"per_page": PER_PAGE, **(params or {})}
         url: str | None = self.url(path, query)
         # Listings sorted by updated_at are read by seeking on updated_after: offsets shift when records change.
-        seek = UpdatedAtSeek() if UpdatedAtSeek.applies(query) else None
+        seek = UpdatedAtSeek.for_listing(path, query)
         offset_next: str | None = None  # where offset paging would have gone, should seeking not work
         while url is not None:
             body, response = self.get_json(url)
@@ -393,22 +393,27 @@ class GitLabClient:
                 raise GitLabAPIError(f"GitLab's answer to GET {self._display(url)} is not a list")
             records = body
             if seek is not None:
-                accepted = seek.accept(body)
+                accepted = seek.accept(body, total=total_count(response.headers))
                 if accepted is None:  # the endpoint ignored updated_after: go on by offset from where we were
                     logger.debug("GET %s ignores updated_after; paging by offset", self._display(url))
                     url = offset_next
                     continue
                 records = accepted
             yield Page(records, url)
-            if not body:
-                return  # an empty page ends a listing (commits send a next link after a full last page)
             link = next_page_url(response, self.api_root)
-            value = seek.next_value() if seek is not None and link is not None else None
-            if value is None:
-                url = link
+            if link is not None:
+                link = keep_filters(link, url)  # GitLab's link carries our timestamps without milliseconds
+            # An empty page ends a listing (commits send a next link after a full last page), unless a seek
+            # has more to ask (the block of one timestamp emptied while it was read).
+            follow = seek.next_query(bool(body) and link is not None) if seek is not None else None
+            if follow is None:
+                url = link if body else None
+            elif isinstance(follow, dict):
+                if not seek.in_block:  # type: ignore[union-attr]
+                    offset_next = link
+                url = self.url(path, follow)
             else:
-                offset_next = link
-                url = self.url(path, {**query, UpdatedAtSeek.param: value})
+                return
 
     def get_object(self, path: str, params: t.Mapping[str, t.Any] | None = None) -> t.Any:
         """GET one object."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import typing as t
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
@@ -76,6 +76,57 @@ def _text(instant: dt.datetime) -> str:
     return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
 
 
+def _micro_text(instant: dt.datetime) -> str:
+    """An instant with microseconds (PostgreSQL's precision, which GitLab's finders compare at)."""
+    return instant.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_MILLISECOND = dt.timedelta(milliseconds=1)
+_LAST_MICROSECOND = dt.timedelta(microseconds=999)
+
+# Parameters a next link may change: everything else in it must be what the tap sent.
+PAGING_PARAMS = frozenset({"page", "per_page", "cursor", "id_after", "id_before", "page_token", "pagination"})
+
+
+def keep_filters(link: str, sent: str) -> str:
+    """`link` (a next link) with every non-paging parameter of `sent` (the request it answers) restored.
+
+    GitLab rebuilds offset links from the parsed parameters (`lib/gitlab/pagination/offset_header_builder.rb`
+    `page_href`: `params.merge(page: …).to_query`), and a `DateTime` parameter comes back in Ruby's
+    `DateTime#to_s` form, `2024-01-31T12:00:00+00:00`: its milliseconds are gone, so `updated_after` would
+    widen the listing and `updated_before` shrink it, and page 2 would be a page of another listing. Only the
+    paging parameters are taken from the link; the filters stay the ones the tap asked for.
+    """
+    link_parts, sent_parts = urlsplit(link), urlsplit(sent)
+    ours = [(k, v) for k, v in parse_qsl(sent_parts.query, keep_blank_values=True) if k not in PAGING_PARAMS]
+    if not ours:
+        return link
+    mine = {k for k, _ in ours}
+    theirs = [(k, v) for k, v in parse_qsl(link_parts.query, keep_blank_values=True) if k not in mine]
+    return urlunsplit(link_parts._replace(query=urlencode(theirs + ours)))
+
+
+def total_count(headers: t.Mapping[str, str]) -> int | None:
+    """`X-Total`, when GitLab sent it (it omits it above 10,000 records)."""
+    value = (headers.get("X-Total") or "").strip()
+    return int(value) if value.isdigit() else None
+
+
+# Listings sorted by `updated_at` without an id tie-break: records at one timestamp come in a different
+# order on each request (`app/finders/ci/pipelines_finder.rb` `sort_items`: `items.order(order_by => sort)`,
+# nothing else). A block of records at one timestamp is read from them in an order that is total.
+_TIE_ORDER: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
+    (re.compile(r"^/projects/[^/]+/pipelines$"), {"order_by": "id", "sort": "asc"}),
+)
+
+
+class _End:
+    """`UpdatedAtSeek.next_query`'s answer when the listing is complete."""
+
+
+END = _End()
+
+
 class UpdatedAtSeek:
     """Pages of a listing sorted by `updated_at` ascending, read by seeking instead of by offset.
 
@@ -83,31 +134,68 @@ class UpdatedAtSeek:
     deleted before the current page pulls the next page's first records onto the page already read, and
     they are never seen; the bookmark then moves past them and no later run reads them either. So after
     each page the next request is the same listing with `updated_after=<newest updated_at read>` (GitLab's
-    filter is inclusive, `>=`), page 1: records that moved come again later with their new version, and
-    none can slip between pages. Records already read at exactly that timestamp are dropped by id. A page
-    entirely at one timestamp (no progress) is followed by its offset next link within the same filter.
-    Should an endpoint ignore the filter (a record older than it comes back), the listing goes on by offset.
+    filter is inclusive, `>=`, `app/models/concerns/updated_at_filterable.rb`), page 1: records that moved
+    come again later with their new version, and none can slip between pages. Records already read at
+    exactly that timestamp are dropped by id.
+
+    A page entirely at one timestamp T (no progress) starts a *block*: the records rendered as T (every
+    instant in T's millisecond, `updated_after=T&updated_before=T.999999`, within the listing's own window)
+    are read as a listing of their own, by offset, in an order that is total: the listing's own where GitLab
+    breaks ties by id (issues, merge requests), `order_by=id` where it does not (pipelines). Offsets of so
+    narrow a listing shift only when one of its records changes; the block's `X-Total` then drops and the
+    block is read again from page 1 (records already read are dropped by id). After the block, seeking goes
+    on at T + 1 ms. Should an endpoint ignore the filter (a record outside it comes back), the listing goes
+    on by offset.
     """
 
     param = "updated_after"
 
-    def __init__(self) -> None:
+    def __init__(
+        self, query: t.Mapping[str, t.Any] | None = None, tie_order: t.Mapping[str, str] | None = None
+    ) -> None:
+        self.query = dict(query or {})
+        self.tie_order = dict(tie_order or {})
         self.active = True
         self.boundary: dt.datetime | None = None  # newest updated_at read so far
         self.at_boundary: set[t.Any] = set()  # ids read with exactly that updated_at
         self.floor: dt.datetime | None = None  # the filter value of the current seek request, if one
         self.advanced = False  # whether the last page moved the boundary
+        self.block: dt.datetime | None = None  # the timestamp whose block is being read
+        self.block_page = 0
+        self.block_total: int | None = None
+        self.block_shifted = False  # the block lost records while it was read: read it again
+        ceiling = _instant(self.query.get("updated_before"))
+        self.ceiling = ceiling  # the listing's own `updated_before`, if any
 
     @staticmethod
     def applies(query: t.Mapping[str, t.Any]) -> bool:
         """Whether a listing's query sorts by `updated_at` ascending (every such GitLab listing filters on it)."""
         return query.get("order_by") == "updated_at" and query.get("sort") == "asc"
 
-    def accept(self, records: list[t.Any]) -> list[t.Any] | None:
-        """The records of a page not read before; None when the endpoint ignored the filter (stop seeking)."""
+    @classmethod
+    def for_listing(cls, path: str, query: t.Mapping[str, t.Any]) -> UpdatedAtSeek | None:
+        """The seek for a listing at `path` (below /api/v4) with `query`, or None when it is not one."""
+        if not cls.applies(query):
+            return None
+        tie_order = next((order for pattern, order in _TIE_ORDER if pattern.match(path)), None)
+        return cls(query, tie_order)
+
+    @property
+    def in_block(self) -> bool:
+        return self.block is not None
+
+    def accept(self, records: list[t.Any], total: int | None = None) -> list[t.Any] | None:
+        """The records of a page not read before; None when the endpoint ignored the filter (stop seeking).
+
+        `total` is the page's `X-Total`, if GitLab sent it.
+        """
         if not self.active:
             return records
         self.advanced = False
+        if self.block is not None:
+            if total is not None and self.block_total is not None and total < self.block_total:
+                self.block_shifted = True
+            self.block_total = total
         fresh = []
         for record in records:
             instant = _instant(record.get("updated_at")) if isinstance(record, dict) else None
@@ -116,6 +204,9 @@ class UpdatedAtSeek:
                 return records if self.floor is None else None
             if self.floor is not None and instant < self.floor:
                 self.active = False
+                return None
+            if self.block is not None and instant != self.block:
+                self.active = False  # outside the block's filter: the endpoint ignored updated_before
                 return None
             if self.boundary is not None and instant == self.boundary and record["id"] in self.at_boundary:
                 continue
@@ -126,10 +217,43 @@ class UpdatedAtSeek:
             fresh.append(record)
         return fresh
 
-    def next_value(self) -> str | None:
-        """The `updated_after` of the next request, or None to follow the offset link (no progress)."""
-        if not self.active or self.boundary is None or not self.advanced:
-            return None  # no progress (a whole page at one timestamp): page on within the current filter
-        value = _text(self.boundary)
-        self.floor = _instant(value)
-        return value
+    def next_query(self, has_next: bool) -> dict[str, t.Any] | _End | None:
+        """The parameters of the next request; `END` when the listing is complete; None to follow the
+        response's next link (seeking stopped). `has_next`: the page was not empty and has a next link."""
+        if not self.active:
+            return None
+        if self.block is not None:
+            if has_next and not self.block_shifted:
+                return self._block_query(self.block_page + 1)
+            if self.block_shifted:
+                self.block_shifted = False
+                return self._block_query(1)
+            after = self.block + _MILLISECOND  # every record rendered as the block's timestamp is read
+            self.block = None
+            if self.ceiling is not None and after > self.ceiling:
+                return END
+            self.floor = after
+            return {**self.query, self.param: _text(after)}
+        if not has_next or self.boundary is None:
+            return END
+        if self.advanced:
+            self.floor = self.boundary
+            return {**self.query, self.param: _text(self.boundary)}
+        # No progress: a whole page at one timestamp. Read that timestamp's records as a block.
+        self.block, self.block_total, self.block_shifted = self.boundary, None, False
+        return self._block_query(1)
+
+    def _block_query(self, page: int) -> dict[str, t.Any]:
+        assert self.block is not None
+        self.block_page = page
+        self.floor = self.block
+        before = self.block + _LAST_MICROSECOND
+        if self.ceiling is not None and self.ceiling < before:
+            before = self.ceiling
+        return {
+            **self.query,
+            **self.tie_order,
+            self.param: _text(self.block),
+            "updated_before": _micro_text(before),
+            "page": page,
+        }

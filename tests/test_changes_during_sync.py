@@ -212,7 +212,7 @@ def _issue(id_, updated_at):
     return {"id": id_, "updated_at": updated_at}
 
 
-def test_seek_drops_records_already_read_at_the_boundary_and_pages_on_when_stuck():
+def test_seek_drops_records_already_read_at_the_boundary_and_reads_a_stuck_timestamp_as_a_block():
     from tap_gitlab.pagination import UpdatedAtSeek
 
     seek = UpdatedAtSeek()
@@ -220,16 +220,23 @@ def test_seek_drops_records_already_read_at_the_boundary_and_pages_on_when_stuck
         _issue(1, "2024-01-01T00:00:00.000Z"),
         _issue(2, "2024-01-01T00:00:01.000Z"),
     ]
-    assert seek.next_value() == "2024-01-01T00:00:01.000Z"
+    assert seek.next_query(True) == {"updated_after": "2024-01-01T00:00:01.000Z"}
     # The inclusive filter returns issue 2 again, and issue 3 written in the same millisecond.
     page = [_issue(2, "2024-01-01T00:00:01.000Z"), _issue(3, "2024-01-01T01:00:01.000+01:00")]
     assert seek.accept(page) == [_issue(3, "2024-01-01T01:00:01.000+01:00")]
-    assert seek.next_value() is None  # no progress: follow the offset link within this filter
+    # No progress: that millisecond's records are read as a listing of their own (tests/test_ties.py).
+    assert seek.next_query(True) == {
+        "updated_after": "2024-01-01T00:00:01.000Z",
+        "updated_before": "2024-01-01T00:00:01.000999Z",
+        "page": 1,
+    }
+    assert seek.accept(page) == []
+    assert seek.next_query(False) == {"updated_after": "2024-01-01T00:00:01.001Z"}
     assert seek.accept([_issue(4, "2024-01-01T00:00:02.000Z")]) == [_issue(4, "2024-01-01T00:00:02.000Z")]
-    assert seek.next_value() == "2024-01-01T00:00:02.000Z"
+    assert seek.next_query(True) == {"updated_after": "2024-01-01T00:00:02.000Z"}
     # An endpoint that ignores the filter answers older records: seeking stops.
     assert seek.accept([_issue(1, "2024-01-01T00:00:00.000Z")]) is None
-    assert seek.next_value() is None
+    assert seek.next_query(True) is None
 
 
 def test_client_pages_by_offset_when_the_endpoint_ignores_updated_after(monkeypatch):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
+import random
 import re
 import threading
 import typing as t
@@ -128,6 +130,10 @@ class Listing:
     transform: t.Callable[[Record], Record] | None = None
     transform_key: str = ""  # names the transform for the encoded-record cache
     index: dict[int, int] | None = None
+    page_reversed: bool = False  # each offset page in reverse (commits with all=true: git's --reverse)
+    # Records with equal `order_field` come in another order on each request (no id tie-break, see
+    # `shuffle_ties`).
+    unordered_ties: bool = False
 
 
 @dataclass
@@ -275,11 +281,111 @@ def order(records: list[Record], field_name: str, sort: str) -> list[Record]:
 
 
 def window(records: list[Record], req: Request, field_name: str, after: str, before: str) -> list[Record]:
-    """Inclusive time window on a DB timestamp field (`>=`/`<=`, §3 cheat sheet, UpdatedAtFilterable)."""
-    low, high = req.time(after), req.time(before)
+    """Inclusive time window on a DB timestamp field (`>=`/`<=`, §3 cheat sheet, UpdatedAtFilterable).
+
+    GitLab compares at PostgreSQL's precision (microseconds) and the records here have milliseconds, so a
+    bound with a sub-millisecond part is rounded inwards: `>= 12:00:00.0005` is `>= 12:00:00.001`, and
+    `<= 12:00:00.999999` is `<= 12:00:00.999`.
+    """
+    low, high = _bound(req, after, up=True), _bound(req, before, up=False)
     if low is None and high is None:
         return records
     return [r for r in records if (low is None or r[field_name] >= low) and (high is None or r[field_name] <= high)]
+
+
+def _bound(req: Request, name: str, *, up: bool) -> str | None:
+    value = req.q.get(name)
+    if value is None or value == "":
+        return None
+    parsed = _datetime(value)
+    if parsed is None:
+        raise ApiError(400, {"error": f"{name} is invalid"})
+    micros = parsed.microsecond % 1000
+    parsed = parsed.replace(microsecond=parsed.microsecond - micros)
+    if micros and up:
+        parsed += dt.timedelta(milliseconds=1)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+
+
+def _datetime(text: str) -> dt.datetime | None:
+    """A query parameter's timestamp as an aware UTC datetime (util.parse_time, without float rounding)."""
+    value = text.strip().replace(" ", "+")
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+# Parameters GitLab's endpoints declare `type: DateTime` (e.g. `lib/api/issues.rb`, `merge_requests.rb`,
+# `ci/pipelines.rb`, `commits.rb`, `deployments.rb`): Grape parses them into Ruby `DateTime`s, and the
+# offset `Link` is rebuilt from those parsed values (`lib/gitlab/pagination/offset_header_builder.rb`
+# `page_href`: `params.merge(page: …, per_page: …).to_query`). `to_query` writes `DateTime#to_s`, ISO 8601
+# to the second with the offset: `2024-01-31T12:00:00+00:00`. The milliseconds the client sent are gone.
+DATETIME_PARAMS = frozenset(
+    {
+        "updated_after",
+        "updated_before",
+        "created_after",
+        "created_before",
+        "since",
+        "until",
+        "last_activity_after",
+        "last_activity_before",
+        "finished_after",
+        "finished_before",
+    }
+)
+
+
+def _rails_datetime(value: str) -> str:
+    """`DateTime.parse(value).to_s`: seconds and the given offset, no fraction (a date becomes midnight)."""
+    text = value.strip().replace(" ", "+")
+    parsed = _datetime(text)
+    if parsed is None:
+        return value
+    if not text.endswith(("Z", "z")) and len(text) > 10:
+        original = dt.datetime.fromisoformat(text)
+        if original.tzinfo is not None:  # DateTime keeps the offset the client wrote
+            parsed = parsed.astimezone(original.tzinfo)
+    return parsed.replace(microsecond=0).isoformat()
+
+
+def rebuilt_pairs(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A request's query as GitLab's offset links carry it: DateTime parameters in `DateTime#to_s` form."""
+    return [(k, _rails_datetime(v) if k in DATETIME_PARAMS and v else v) for k, v in pairs]
+
+
+def shuffle_ties(records: list[Record], field_name: str, start: int, end: int, rng: random.Random) -> list[Record]:
+    """`records[start:end]` as PostgreSQL may return it when the ORDER BY has no unique tie-break.
+
+    `app/finders/ci/pipelines_finder.rb` `sort_items` orders by the requested column alone, so rows with
+    the same value come in whatever order the plan produces, which differs between requests (parallel scans,
+    a different index, a page cut at another offset). Each run of equal values touching the page is
+    shuffled with `rng` before the page is cut.
+    """
+    if start >= len(records):
+        return []
+    end = min(end, len(records))
+    lo, hi = start, end
+    while lo > 0 and records[lo - 1].get(field_name) == records[start].get(field_name):
+        lo -= 1
+    while hi < len(records) and records[hi].get(field_name) == records[end - 1].get(field_name):
+        hi += 1
+    segment = list(records[lo:hi])
+    run_start = 0
+    for index in range(1, len(segment) + 1):
+        if index == len(segment) or segment[index].get(field_name) != segment[run_start].get(field_name):
+            if index - run_start > 1:
+                run = segment[run_start:index]
+                rng.shuffle(run)
+                segment[run_start:index] = run
+            run_start = index
+    return segment[start - lo : end - lo]
 
 
 def choice(req: Request, name: str, allowed: t.Sequence[str], default: str) -> str:
@@ -303,6 +409,15 @@ class Routes:
         self._cache_lock = threading.Lock()
         self._enc: dict[tuple[int, str], tuple[Record, bytes]] = {}
         self._enc_version = -1
+        self._tie_requests = 0  # pages cut from listings with unordered ties: seeds each one's order
+        self._tie_lock = threading.Lock()
+
+    def _tie_rng(self) -> random.Random:
+        """The order of tied records for one request: seeded, different on each request, reproducible."""
+        with self._tie_lock:
+            self._tie_requests += 1
+            number = self._tie_requests
+        return random.Random(f"{self.ds.seed}/ties/{number}")
 
     # -- dispatch and caching ----------------------------------------------------------------------------------
     def dispatch(self, name: str, req: Request) -> t.Any:
@@ -371,7 +486,10 @@ class Routes:
                 },
             )
         start = (page - 1) * per_page
-        items = records[start : start + per_page]
+        if listing.unordered_ties:
+            items = shuffle_ties(records, listing.order_field, start, start + per_page, self._tie_rng())
+        else:
+            items = records[start : start + per_page]
         total = len(records)
         counted = listing.mode != "commits" and total <= COUNT_LIMIT
         # Commits fake their total as offset + size + 1: a next page whenever this one is full (§3.1).
@@ -381,14 +499,15 @@ class Routes:
         prev_page = str(page - 1) if page > 1 else ""
         links = []
         pp = str(per_page)
+        pairs = rebuilt_pairs(req.pairs)  # offset_header_builder.rb: links carry the parsed parameters
         if prev_page:
-            links.append(f'<{link_url(root, req.path, req.pairs, {"page": prev_page, "per_page": pp})}>; rel="prev"')
+            links.append(f'<{link_url(root, req.path, pairs, {"page": prev_page, "per_page": pp})}>; rel="prev"')
         if next_page:
-            links.append(f'<{link_url(root, req.path, req.pairs, {"page": next_page, "per_page": pp})}>; rel="next"')
-        links.append(f'<{link_url(root, req.path, req.pairs, {"page": "1", "per_page": pp})}>; rel="first"')
+            links.append(f'<{link_url(root, req.path, pairs, {"page": next_page, "per_page": pp})}>; rel="next"')
+        links.append(f'<{link_url(root, req.path, pairs, {"page": "1", "per_page": pp})}>; rel="first"')
         if counted:
             last = str(total_pages)
-            links.append(f'<{link_url(root, req.path, req.pairs, {"page": last, "per_page": pp})}>; rel="last"')
+            links.append(f'<{link_url(root, req.path, pairs, {"page": last, "per_page": pp})}>; rel="last"')
         headers = [
             ("X-Per-Page", pp),
             ("X-Page", str(page)),
@@ -1127,7 +1246,15 @@ class Routes:
             ordered = sorted(pipelines, key=lambda p: ((p["user"] or {}).get("id", 0), p["id"]), reverse=sort == "desc")
         else:
             ordered = order(pipelines, by, sort)
-        return Listing(ordered, transform=pipeline_list_shape, transform_key="pipeline_list")
+        # `app/finders/ci/pipelines_finder.rb` `sort_items` is `items.order(order_by => sort)`: no id tie-break,
+        # so pipelines with the same status, ref or updated_at come in another order on each request.
+        return Listing(
+            ordered,
+            transform=pipeline_list_shape,
+            transform_key="pipeline_list",
+            order_field=by,
+            unordered_ties=by in ("status", "ref", "updated_at"),
+        )
 
     def h_pipeline(self, req: Request) -> Record:
         _pid, d = self._pfeature(req, "pipeline")
