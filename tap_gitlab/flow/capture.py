@@ -265,7 +265,8 @@ class Session:
             tombstone = dict(zip(fields, json.loads(key), strict=True))
             tombstone["_meta"] = {"op": "d"}
             self.out.send_line(b'{"captured":{"binding":%d,"doc":%s}}' % (index, encode(tombstone)))
-        self.deleted[stream] += len(gone)
+        if gone:
+            self.deleted[stream] += len(gone)
         patch = {key: None for key in gone}
         patch.update({key: 1 for key in self.unsaved_keys[stream]})
         self.stored_keys[stream] = set(seen)

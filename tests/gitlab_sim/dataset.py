@@ -2597,6 +2597,41 @@ class Dataset:
             self.deleted.add(project_id)
             self.version += 1
 
+    # Deletions. GitLab removes the row itself (lib/api/branches.rb `DELETE :id/repository/branches/:branch`
+    # through Branches::DeleteService; lib/api/members.rb `DELETE :id/members/:user_id` through
+    # Members::DestroyService; lib/api/labels.rb and lib/api/group_labels.rb `DELETE .../labels/:name`,
+    # which destroy the label), so the next listing simply no longer has it: nothing marks it deleted.
+
+    @_mutation
+    def delete_branch(self, project_id: int, name: str) -> None:
+        with self.lock:
+            d = self.data(project_id)
+            d.branches[:] = [b for b in d.branches if b["name"] != name]
+
+    @_mutation
+    def remove_project_member(self, project_id: int, user_id: int) -> None:
+        with self.lock:
+            d = self.data(project_id)
+            d.members[:] = [m for m in d.members if m["id"] != user_id]
+
+    @_mutation
+    def delete_project_label(self, project_id: int, label_id: int) -> None:
+        with self.lock:
+            d = self.data(project_id)
+            d.labels[:] = [lab for lab in d.labels if lab["id"] != label_id]
+
+    @_mutation
+    def remove_group_member(self, group_id: int, user_id: int) -> None:
+        with self.lock:
+            g = self.group_data[group_id]
+            g.members[:] = [m for m in g.members if m["id"] != user_id]
+
+    @_mutation
+    def delete_group_label(self, group_id: int, label_id: int) -> None:
+        with self.lock:
+            g = self.group_data[group_id]
+            g.labels[:] = [lab for lab in g.labels if lab["id"] != label_id]
+
     @_mutation
     def rename_project(self, project_id: int, new_path: str) -> Record:
         """Move a project to a new path in its namespace; the old path answers 301 (§1 "Moved project paths")."""
