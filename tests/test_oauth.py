@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import socket
 import stat
 import threading
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tap_gitlab.auth import OAuth2Auth, build_auth
+from tap_gitlab.auth import OAuth2Auth, TokenHandback, build_auth
 from tap_gitlab.errors import AuthError
 from tap_gitlab.settings import OAuthCredentials, normalize
 from tests import secrets_guard
@@ -128,6 +129,29 @@ def _refresh_directly(sim: GitLabSimulator, refresh_token: str) -> requests.Resp
     return requests.post(f"{sim.base_url}/oauth/token", data=form, timeout=10)
 
 
+def _get_groups(sim: GitLabSimulator, access_token: str) -> requests.Response:
+    return requests.get(
+        f"{sim.base_url}/api/v4/groups", headers={"Authorization": f"Bearer {access_token}"}, timeout=10
+    )
+
+
+def test_simulator_rotates_like_doorkeeper_the_old_pair_dies_at_the_first_use_of_the_new_token(sim):
+    """GitLab's Doorkeeper keeps the old pair until the new access token is used (previous_refresh_token,
+    revoke_previous_refresh_token! in lib/gitlab/auth/auth_finders.rb): a client that crashed before using the
+    new pair can refresh again with the old one."""
+    first = _refresh_directly(sim, REFRESH_TOKEN)
+    assert first.status_code == 200
+    assert _get_groups(sim, ACCESS_TOKEN).status_code == 200  # the old access token still works
+    again = _refresh_directly(sim, REFRESH_TOKEN)  # and so does the old refresh token
+    assert again.status_code == 200 and again.json()["refresh_token"] != first.json()["refresh_token"]
+    assert _get_groups(sim, again.json()["access_token"]).status_code == 200  # first use: the old pair dies
+    assert _get_groups(sim, ACCESS_TOKEN).status_code == 401
+    spent = _refresh_directly(sim, REFRESH_TOKEN)
+    assert spent.status_code == 400 and spent.json()["error"] == "invalid_grant"
+    body = again.json()
+    assert body["token_type"] == "bearer" and body["expires_in"] == 7200 and isinstance(body["created_at"], int)
+
+
 # -- end to end ------------------------------------------------------------------------------------------------
 
 
@@ -193,7 +217,9 @@ def test_next_run_starts_from_the_token_store(sim, catalog, tmp_path):
 
 
 def test_invalid_grant_asks_to_reauthorize(sim, catalog, tmp_path):
-    assert _refresh_directly(sim, REFRESH_TOKEN).status_code == 200  # someone else used the refresh token
+    # Someone else used the refresh token, and then its new access token: that spends the old pair.
+    fresh = _refresh_directly(sim, REFRESH_TOKEN).json()["access_token"]
+    assert _get_groups(sim, fresh).status_code == 200
     config = _config(sim, tmp_path / "tokens.json")
     run = run_tap(tmp_path / "run", config, catalog=catalog)
     assert run.returncode == 1, run.stderr[-3000:]
@@ -443,3 +469,65 @@ def test_unit_secrets_and_header_kinds():
     pat_settings = normalize({"api_url": "https://gitlab.example.com", "private_token": "glpat-unit-0001"})
     pat = build_auth(pat_settings, requests.Session)
     assert pat.headers() == {"PRIVATE-TOKEN": "glpat-unit-0001"} and not pat.can_refresh
+
+
+# -- the hand-back to the Flow adapter ---------------------------------------------------------------------------
+
+
+class FakeAdapter(threading.Thread):
+    """The adapter's end of the hand-back socket: records each pair and answers `answer`."""
+
+    def __init__(self, sock: socket.socket, answer: dict[str, t.Any]) -> None:
+        super().__init__(daemon=True)
+        self.sock, self.answer, self.pairs = sock, answer, []
+
+    def run(self) -> None:
+        for line in self.sock.makefile("rb"):
+            self.pairs.append(json.loads(line))
+            self.sock.sendall(json.dumps(self.answer).encode() + b"\n")
+
+
+def _handback_auth(endpoint: FakeTokenEndpoint, answer: dict[str, t.Any]) -> tuple[OAuth2Auth, FakeAdapter]:
+    ours, theirs = socket.socketpair()
+    adapter = FakeAdapter(ours, answer)
+    adapter.start()
+    auth = OAuth2Auth(
+        _creds(expiry=_now() - dt.timedelta(minutes=1)),
+        token_url="https://gitlab.example.com/oauth/token",
+        store_path=None,
+        session_factory=endpoint,
+        timeout=5,
+        handback=TokenHandback(theirs, timeout=10),
+    )
+    return auth, adapter
+
+
+def test_unit_a_rotated_pair_is_handed_back_before_the_first_header_carries_it():
+    auth, adapter = _handback_auth(FakeTokenEndpoint(), {"ok": True})
+    assert auth.headers() == {"Authorization": "Bearer rotated-access-1"}
+    (pair,) = adapter.pairs
+    assert pair["access_token"] == "rotated-access-1" and pair["refresh_token"] == "rotated-refresh-1"
+    assert pair["token_expiry_date"].endswith("Z")
+    # Spent tokens stay secrets: logs are scrubbed of the old pair too.
+    assert {"config-access", "config-refresh", "rotated-access-1", "rotated-refresh-1"} <= set(auth.secrets())
+
+
+def test_unit_a_refused_hand_back_leaves_both_pairs_unused_and_every_later_request_stopped():
+    endpoint = FakeTokenEndpoint()
+    auth, adapter = _handback_auth(endpoint, {"error": "the config encryption service x answered HTTP 503"})
+    for attempt in range(2):  # the first caller and every other worker
+        with pytest.raises(AuthError) as caught:
+            auth.headers()
+        message = str(caught.value)
+        assert "could not hand the rotated OAuth tokens back to Flow: the config encryption service x" in message
+        assert "rotated-" not in message and "\n" not in message
+    with pytest.raises(AuthError):
+        auth.refresh({"Authorization": "Bearer config-access"})
+    assert len(endpoint.calls) == 1 and len(adapter.pairs) == 1  # no second refresh
+
+
+def test_unit_a_closed_hand_back_channel_is_one_line():
+    ours, theirs = socket.socketpair()
+    ours.close()
+    with pytest.raises(AuthError, match="could not hand the rotated OAuth tokens back to Flow"):
+        TokenHandback(theirs, timeout=5).send("a-new-access-token", "a-new-refresh-token", None)
