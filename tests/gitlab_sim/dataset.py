@@ -432,6 +432,12 @@ class Dataset:
         # GitLab 19.2 added `/pipelines/:id/trigger_jobs` and deprecated `/bridges` (same answer); False plays
         # a GitLab that has removed `/bridges`.
         self.bridges_route = True
+        # The instance's time zone (gitlab.yml `gitlab.time_zone`, Rails' `Time.zone`; default UTC) as a UTC
+        # offset in minutes, from -720 to +840: the events finder's `after`/`before` are whole days of it.
+        self.time_zone_offset_minutes = 0
+        # Whether the token's user may read confidential issues (Reporter or more): events on them are
+        # dropped from their page when not (`Event#visible_to_user?`, see `event_visible`).
+        self.token_reads_confidential = True
 
     # -- clock ------------------------------------------------------------------------------------------------
     @property
@@ -2463,6 +2469,121 @@ class Dataset:
                     }
                 )
         return events
+
+    def event_visible(self, project_id: int, event: Record) -> bool:
+        """`Event#visible_to_user?` (app/models/event.rb) for the token's user, as the events finder applies it
+        to each page after cutting it (app/finders/events_finder.rb `paginated_filtered_by_user_visibility`).
+
+        The event needs every ability its target calls for, checked on the target (`permission_object`):
+        `read_issue` for an issue or a comment on one, `read_merge_request` likewise, `download_code` for a
+        push. A target that no longer exists is never visible (`Ability.allowed?` on nil). This instance's
+        token reads the project, its code and merge requests; a confidential issue only while
+        `token_reads_confidential` (Reporter or more) is true.
+        """
+        target_type = event.get("target_type")
+        if target_type is None:
+            return True  # a push (download_code) or a membership event (read_project)
+        d = self.data(project_id)
+        if target_type == "Note":
+            note = event.get("note") or {}
+            target_type, iid, target_id = note.get("noteable_type"), note.get("noteable_iid"), note.get("noteable_id")
+        else:
+            iid, target_id = event.get("target_iid"), event.get("target_id")
+        if target_type == "Issue":
+            issue = d.issue_by_iid.get(iid) if isinstance(iid, int) else None
+            if issue is None or issue["id"] != target_id:
+                return False
+            return not issue.get("confidential") or self.token_reads_confidential
+        if target_type == "MergeRequest":
+            mr = d.mr_by_iid.get(iid) if isinstance(iid, int) else None
+            return mr is not None and mr["id"] == target_id
+        return True
+
+    @_mutation
+    def add_events(
+        self,
+        project_id: int,
+        count: int,
+        at: str | float | None = None,
+        span: float = 0.0,
+        confidential: bool = False,
+    ) -> list[Record]:
+        """Add `count` events to a project, from `at` (the clock by default) evenly over `span` seconds.
+
+        Pushes to main, or, with `confidential`, comments on a new confidential issue (which the token sees only
+        while `token_reads_confidential`). GitLab stamps an event when it writes it, so ids and `created_at`
+        rise together: `at` may not precede the project's newest event. The clock moves past the last one.
+        """
+        with self.lock:
+            d = self.data(project_id)
+            start = self._clock if at is None else (parse_time(at) if isinstance(at, str) else float(at))
+            if start is None:
+                raise ValueError(f"invalid time {at!r}")
+            newest = parse_time(d.events[-1]["created_at"]) if d.events else None
+            if newest is not None and start < newest:
+                raise ValueError(f"events are stamped when written: {db_time(start)} precedes {db_time(newest)}")
+            issue = self.create_issue(project_id, confidential=True) if confidential else None
+            members = [m["id"] for m in d.members if m["id"] in self.user_basic] or [1]
+            head = d.commits[0] if d.commits else None
+            step = span / count if count > 1 else 0.0
+            added: list[Record] = []
+            for k in range(count):
+                uid = members[k % len(members)]
+                author = self.user_basic[uid]
+                created = db_time(max(start + k * step, start))
+                eid = self._new_id("events")
+                event: Record = {
+                    "id": eid,
+                    "title": None,
+                    "project_id": project_id,
+                    "action_name": "pushed to",
+                    "target_id": None,
+                    "target_iid": None,
+                    "target_type": None,
+                    "author_id": uid,
+                    "target_title": None,
+                    "created_at": created,
+                    "author": author,
+                    "author_username": author["username"],
+                    "imported": False,
+                    "imported_from": "none",
+                }
+                if issue is None:
+                    event["push_data"] = {
+                        "commit_count": 1,
+                        "action": "pushed",
+                        "ref_type": "branch",
+                        "commit_from": head["parent_ids"][0] if head and head["parent_ids"] else None,
+                        "commit_to": head["id"] if head else None,
+                        "ref": "main",
+                        "commit_title": head["title"] if head else "",
+                        "ref_count": None,
+                    }
+                else:
+                    note_id = 9_000_000 + eid
+                    event.update(
+                        action_name="commented on",
+                        target_id=note_id,
+                        target_iid=issue["iid"],
+                        target_type="Note",
+                        target_title=issue["title"],
+                    )
+                    event["note"] = {
+                        "id": note_id,
+                        "body": "A comment",
+                        "attachment": None,
+                        "author": author,
+                        "created_at": created,
+                        "system": False,
+                        "noteable_id": issue["id"],
+                        "noteable_type": "Issue",
+                        "noteable_iid": issue["iid"],
+                    }
+                d.events.append(event)
+                added.append(event)
+            if added:
+                self._clock = max(self._clock, (parse_time(added[-1]["created_at"]) or start) + 0.001)
+            return added
 
     def readme_file(self, project_id: int, file_path: str, ref: str) -> Record | None:
         """`GET /projects/:id/repository/files/:file_path?ref=` for the README, None if there is no such file."""

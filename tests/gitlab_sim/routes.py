@@ -130,6 +130,11 @@ class Listing:
     transform: t.Callable[[Record], Record] | None = None
     transform_key: str = ""  # names the transform for the encoded-record cache
     index: dict[int, int] | None = None
+    # Events (app/finders/events_finder.rb `paginated_filtered_by_user_visibility`): the page is cut from the
+    # whole relation, its total is a count capped at `count_cap`, and records failing `visible` are dropped
+    # from the page after it was cut (see `Routes._paginate_filtered`).
+    count_cap: int | None = None
+    visible: t.Callable[[Record], bool] | None = None
     page_reversed: bool = False  # each offset page in reverse (commits with all=true: git's --reverse)
     # Records with equal `order_field` come in another order on each request (no id tie-break, see
     # `shuffle_ties`).
@@ -476,6 +481,8 @@ class Routes:
                 headers.append(("Link", f'<{url}>; rel="next"'))
             return items, headers
         page = max(1, _int(req.q.get("page"), 1))
+        if listing.count_cap is not None:
+            return self._paginate_filtered(req, listing, page, per_page)
         if listing.cap_type and page * per_page > OFFSET_CAP:
             raise ApiError(
                 405,
@@ -517,6 +524,59 @@ class Routes:
         ]
         if counted:
             headers += [("X-Total", str(total)), ("X-Total-Pages", str(total_pages))]
+        return items, headers
+
+    def _paginate_filtered(
+        self, req: Request, listing: Listing, page: int, per_page: int
+    ) -> tuple[list[Record], list[tuple[str, str]]]:
+        """A page as `EventsFinder#paginated_filtered_by_user_visibility` makes it (app/finders/events_finder.rb).
+
+        - The total is `events.limit(MAX_COUNT_LIMIT + 1).count`: at most 10,001
+          (`config/initializers/kaminari_active_record_relation_methods_with_limit.rb`, MAX_COUNT_LIMIT 10,000).
+        - The page is `events.page(page).per(per_page)` on the whole relation, then filtered with
+          `Event#visible_to_user?` (app/models/event.rb), and wrapped in `Kaminari.paginate_array(visible,
+          total_count:)`: a page can be short or empty while a next link follows.
+        - Kaminari's page methods on that array (kaminari-core `page_scope_methods.rb`): total_pages is
+          ceil(total / per_page); next_page only below it (so at per_page=100 page 101 has none), and a page
+          past it is "out of range": no next and no prev page, yet its records are still the relation's page.
+        - `lib/gitlab/pagination/offset_pagination.rb` (`paginatable_array_exceeds_count?`): an array whose
+          total is 10,000 or more gets no X-Total, no X-Total-Pages and no rel="last"
+          (`lib/gitlab/pagination/offset_header_builder.rb`).
+        """
+        from tests.gitlab_sim.server import link_url
+
+        assert listing.count_cap is not None
+        root = self.sim.link_root
+        records = listing.records
+        start = (page - 1) * per_page
+        items = records[start : start + per_page]
+        if listing.visible is not None:
+            items = [record for record in items if listing.visible(record)]
+        total = min(len(records), listing.count_cap)
+        counted = total < COUNT_LIMIT
+        total_pages = math.ceil(total / per_page)
+        out_of_range = page > total_pages
+        next_page = str(page + 1) if page < total_pages else ""
+        prev_page = str(page - 1) if page > 1 and not out_of_range else ""
+        pp = str(per_page)
+        links = []
+        if prev_page:
+            links.append(f'<{link_url(root, req.path, req.pairs, {"page": prev_page, "per_page": pp})}>; rel="prev"')
+        if next_page:
+            links.append(f'<{link_url(root, req.path, req.pairs, {"page": next_page, "per_page": pp})}>; rel="next"')
+        links.append(f'<{link_url(root, req.path, req.pairs, {"page": "1", "per_page": pp})}>; rel="first"')
+        last = str(max(total_pages, 1))
+        if counted:
+            links.append(f'<{link_url(root, req.path, req.pairs, {"page": last, "per_page": pp})}>; rel="last"')
+        headers = [
+            ("X-Per-Page", pp),
+            ("X-Page", str(page)),
+            ("X-Next-Page", next_page),
+            ("X-Prev-Page", prev_page),
+            ("Link", ", ".join(links)),
+        ]
+        if counted:
+            headers += [("X-Total", str(total)), ("X-Total-Pages", last)]
         return items, headers
 
     def encode(self, listing: Listing, items: list[Record]) -> bytes:
@@ -1369,18 +1429,36 @@ class Routes:
         return d.languages
 
     def h_events(self, req: Request) -> Listing:
-        _pid, d = self._pfeature(req, "events")
+        """`GET /projects/:id/events` (lib/api/project_events.rb, lib/api/helpers/events_helpers.rb, finder
+        app/finders/events_finder.rb).
+
+        `after`/`before` are Grape `Date`s and the finder compares `created_at > after.end_of_day` and
+        `created_at < before.beginning_of_day`: ActiveSupport's Date#end_of_day is the end of that day in
+        `Time.zone`, the instance's configured zone (gitlab.yml `time_zone`, default UTC), here
+        `Dataset.time_zone_offset_minutes`. The order is by id (`order_id_asc` / `order_id_desc`, default desc
+        from `sort_params`). Counting, paging and the visibility filter: `Routes._paginate_filtered`.
+        """
+        pid, d = self._pfeature(req, "events")
         events = d.events
         if req.q.get("action"):
             wanted = req.q["action"].lower()
-            names = {"pushed": "pushed to", "commented": "commented on", "merged": "accepted"}
-            events = [e for e in events if e["action_name"] == names.get(wanted, wanted)]
+            # `action` is an Event.actions key; the entity shows Event#action_name (app/models/event.rb).
+            names = {
+                "pushed": ("pushed to", "pushed new", "deleted"),
+                "commented": ("commented on",),
+                "merged": ("accepted",),
+                "created": ("opened", "created", "imported"),
+            }
+            accepted = names.get(wanted, (wanted,))
+            events = [e for e in events if e["action_name"] in accepted]
         if req.q.get("target_type"):
             tt = req.q["target_type"].lower()
             events = [
                 e for e in events if (e["target_type"] or "").lower().replace("mergerequest", "merge_request") == tt
             ]
-        # Dates, exclusive whole days: created_at > after.end_of_day, < before.beginning_of_day (§6.20).
+        # Dates, exclusive whole days of the instance's zone: created_at > after.end_of_day (the next local
+        # midnight, at the DB's precision) and < before.beginning_of_day (§6.20).
+        zone = self.ds.time_zone_offset_minutes * 60
         for name in ("after", "before"):
             value = req.q.get(name)
             if value:
@@ -1388,12 +1466,14 @@ class Routes:
                 if epoch is None:
                     raise ApiError(400, {"error": f"{name} is invalid"})
                 if name == "after":
-                    bound = db_time(epoch + DAY)
+                    bound = db_time(epoch + DAY - zone)
                     events = [e for e in events if e["created_at"] >= bound]
                 else:
-                    bound = db_time(epoch)
+                    bound = db_time(epoch - zone)
                     events = [e for e in events if e["created_at"] < bound]
-        return Listing(order(events, "created_at", sort_param(req, "desc")))
+        sort = sort_param(req, "desc")
+        ordered = sorted(events, key=lambda e: e["id"], reverse=sort == "desc")
+        return Listing(ordered, sort=sort, count_cap=COUNT_LIMIT + 1, visible=lambda e: self.ds.event_visible(pid, e))
 
     def h_project_variables(self, req: Request) -> Listing:
         _pid, d = self._pfeature(req, "project_variables")
