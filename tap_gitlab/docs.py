@@ -37,6 +37,8 @@ def _notes(stream: type[GitLabStream]) -> str:
         notes.append(stream.licence_note)
     if stream.since_param and stream.replication_key:
         notes.append(f"server filter `{stream.since_param}`")
+    if getattr(stream, "doc_note", None):
+        notes.append(stream.doc_note)  # type: ignore[attr-defined]
     if stream.hidden_filter:
         param, value = stream.hidden_filter
         setting = f" (`{stream.hidden_setting}`)" if stream.hidden_setting else ""

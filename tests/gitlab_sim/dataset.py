@@ -17,6 +17,7 @@ import threading
 import typing as t
 from dataclasses import dataclass, field
 
+from tests.gitlab_sim import gitlog
 from tests.gitlab_sim import words as W
 from tests.gitlab_sim.util import DAY, NOW_EPOCH, date_only, db_time, git_time, norm_time, parse_time
 
@@ -343,6 +344,10 @@ class ProjectData:
     branch_commits: dict[str, list[Record]] = field(default_factory=dict)  # commits only on that branch
     commit_stats: dict[str, Record] = field(default_factory=dict)
     commit_utc: dict[str, str] = field(default_factory=dict)
+    # The repository as a graph (every commit reachable from a branch or tag, by sha; `parent_ids` are the
+    # edges) and each commit's committer date in whole seconds, as git compares it (tests/gitlab_sim/gitlog.py).
+    commit_by_id: dict[str, Record] = field(default_factory=dict)
+    commit_seconds: dict[str, int] = field(default_factory=dict)
     branches: list[Record] = field(default_factory=list)
     tags: list[Record] = field(default_factory=list)
     releases: list[Record] = field(default_factory=list)
@@ -1539,8 +1544,34 @@ class Dataset:
                     rng, bases["vulnerabilities"] + k + 1, project, created, updated_from(created), people
                 )
             )
+        self._merge_first_branch(d)
         project["open_issues_count"] = sum(1 for i in d.issues if i["state"] == "opened")
         return d
+
+    @staticmethod
+    def _merge_first_branch(d: ProjectData) -> None:
+        """Merged-in history: the first branch with commits of its own is merged into the default branch.
+
+        The first default-branch commit made after that branch's head becomes a two-parent merge, so the
+        default branch's `git log` holds commits older than the merge that brought them. Done after every
+        other record is generated, so nothing else changes; the number of commits stays the same.
+        """
+        for name, own in d.branch_commits.items():
+            if not own:
+                continue
+            head = own[0]
+            later = [c for c in reversed(d.commits) if d.commit_seconds[c["id"]] > d.commit_seconds[head["id"]]]
+            if not later:
+                continue
+            merge = later[0]
+            merge["parent_ids"] = [*merge["parent_ids"], head["id"]]
+            merge["title"] = f"Merge branch '{name}' into 'main'"
+            merge["message"] = merge["title"]
+            for branch in d.branches:
+                if branch["name"] == name:
+                    branch["merged"] = True
+            d.commits = gitlog.log(d)
+            return
 
     def _commit(
         self, rng: random.Random, sha: str, parent: str | None, when: float, tz: int, web: str, d: ProjectData | None
@@ -1572,6 +1603,8 @@ class Dataset:
             additions, deletions = rng.randint(0, 200), rng.randint(0, 80)
             d.commit_stats[sha] = {"additions": additions, "deletions": deletions, "total": additions + deletions}
             d.commit_utc[sha] = db_time(when)
+            d.commit_by_id[sha] = c
+            d.commit_seconds[sha] = int(when)
         return c
 
     def _issue(
@@ -2779,6 +2812,130 @@ class Dataset:
         with self.lock:
             self.forbidden.add((project_id, feature))
             self.version += 1
+
+    # -- repository mutations: the commit graph that `git log` walks (tests/gitlab_sim/gitlog.py) ---------------
+    def _branch_record(self, d: ProjectData, name: str) -> Record:
+        found = next((b for b in d.branches if b["name"] == name), None)
+        if found is None:
+            raise KeyError(f"no branch {name!r}")
+        return found
+
+    def _git_commit(self, project_id: int, d: ProjectData, parents: list[str], when: float | None) -> Record:
+        """A new commit with these parents, committed at `when` (epoch seconds; default: the clock)."""
+        if when is None:
+            when = parse_time(self._tick()) or NOW_EPOCH
+        sha = _sha(self.seed, project_id, "push", self.version, len(d.commit_by_id), when)
+        c = self._commit(
+            self._mutation_rng, sha, parents[0] if parents else None, when, 0, self._repo_web(project_id), d
+        )
+        c["parent_ids"] = list(parents)
+        return c
+
+    def _repo_web(self, project_id: int) -> str:
+        return str(self.projects[project_id]["web_url"])
+
+    def _reindex_repository(self, d: ProjectData) -> None:
+        """`d.commits` is the default branch's `git log` again."""
+        d.commits = gitlog.log(d) if gitlog.default_branch(d) else []
+
+    @_mutation
+    def push_commits(
+        self, project_id: int, branch: str, count: int = 1, committed_at: t.Sequence[float] | None = None
+    ) -> list[Record]:
+        """Push `count` commits onto `branch` (committer dates `committed_at`, oldest first; default: now)."""
+        with self.lock:
+            d = self.data(project_id)
+            record = self._branch_record(d, branch)
+            dates: list[float | None] = list(committed_at) if committed_at is not None else [None] * count
+            pushed = []
+            for when in dates:
+                c = self._git_commit(project_id, d, [record["commit"]["id"]], when)
+                record["commit"] = c
+                pushed.append(c)
+            self._reindex_repository(d)
+            return pushed
+
+    @_mutation
+    def create_branch(
+        self,
+        project_id: int,
+        name: str,
+        start: str | None = None,
+        count: int = 0,
+        committed_at: t.Sequence[float] | None = None,
+    ) -> list[Record]:
+        """A branch created from `start` (a branch or sha; default: the default branch), with commits of its own.
+
+        With `committed_at` in the past, this is a branch pushed late whose history is older than any bookmark.
+        """
+        with self.lock:
+            d = self.data(project_id)
+            sha = gitlog.resolve(d, start or gitlog.default_branch(d) or "HEAD")
+            if sha is None:
+                raise KeyError(f"no commit {start!r}")
+            template = self._branch_record(d, gitlog.default_branch(d) or d.branches[0]["name"])
+            d.branches.append(
+                {
+                    **template,
+                    "name": name,
+                    "merged": False,
+                    "protected": False,
+                    "default": False,
+                    "developers_can_merge": False,
+                    "web_url": f"{self._repo_web(project_id)}/-/tree/{name}",
+                    "commit": d.commit_by_id[sha],
+                }
+            )
+            d.branches.sort(key=lambda b: b["name"])
+        if count or committed_at:
+            return self.push_commits(project_id, name, count, committed_at)
+        return []
+
+    @_mutation
+    def merge_branch(self, project_id: int, source: str, target: str | None = None) -> Record:
+        """A merge commit on `target` (default: the default branch) with `source`'s head as second parent, now.
+
+        Every commit of `source` enters `target`'s history with its own, older, committer date.
+        """
+        with self.lock:
+            d = self.data(project_id)
+            into = self._branch_record(d, target or gitlog.default_branch(d) or "main")
+            head = self._branch_record(d, source)["commit"]["id"]
+            merge = self._git_commit(project_id, d, [into["commit"]["id"], head], None)
+            merge["title"] = merge["message"] = f"Merge branch '{source}' into '{into['name']}'"
+            into["commit"] = merge
+            self._branch_record(d, source)["merged"] = True
+            self._reindex_repository(d)
+            return merge
+
+    @_mutation
+    def force_push(self, project_id: int, branch: str, back: int = 1, count: int = 1, gc: bool = False) -> list[Record]:
+        """Rewrite `branch`: reset it `back` first-parent steps, then push `count` new commits.
+
+        The old head is then reachable from nothing. With `gc`, unreachable commits are garbage-collected
+        (`git gc` after the reflog expires): their sha no longer resolves, so a range from it lists nothing
+        (tests/gitlab_sim/gitlog.py) and `GET .../repository/commits/:sha` answers 404.
+        """
+        with self.lock:
+            d = self.data(project_id)
+            record = self._branch_record(d, branch)
+            sha = record["commit"]["id"]
+            for _ in range(back):
+                parents = d.commit_by_id[sha]["parent_ids"]
+                if not parents:
+                    break
+                sha = parents[0]
+            record["commit"] = d.commit_by_id[sha]
+        pushed = self.push_commits(project_id, branch, count)
+        if gc:
+            with self.lock:
+                d = self.data(project_id)
+                tips = [b["commit"]["id"] for b in d.branches] + [tag["commit"]["id"] for tag in d.tags]
+                keep = gitlog.reachable(d, tips)
+                for gone in [s for s in d.commit_by_id if s not in keep]:
+                    del d.commit_by_id[gone]
+                self._reindex_repository(d)
+        return pushed
 
 
 def normalized(text: str | None) -> str | None:

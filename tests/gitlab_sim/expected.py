@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import typing as t
 
-from tests.gitlab_sim.util import norm_time
+from tests.gitlab_sim import gitlog
+from tests.gitlab_sim.util import norm_time, parse_time
 
 if t.TYPE_CHECKING:
     from tests.gitlab_sim.dataset import Dataset
@@ -240,11 +241,10 @@ def expected_records(
         elif stream == "releases":
             out += [{**r, **ids} for r in d.releases]
         elif stream == "commits":
-            commits = list(d.commits)
-            if all_branches:
-                for own in d.branch_commits.values():
-                    commits += own
-            out += [{**c, "stats": d.commit_stats[c["id"]], **ids} for c in commits if recent(c["committed_date"])]
+            # What `git log` lists (gitlog.py): the default branch or every ref, start_date as git's --after.
+            floor = parse_time(start_date) if start_date else None
+            commits = gitlog.log(d, all_refs=all_branches, since=floor)
+            out += [{**c, "stats": d.commit_stats[c["id"]], **ids} for c in commits]
         elif stream == "pipelines":
             out += [pipeline_list_shape(p) for p in d.pipelines if recent(p["updated_at"])]
         elif stream == "pipelines_extended":

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
 
+from tests.gitlab_sim import gitlog
 from tests.gitlab_sim.expected import pipeline_list_shape
 from tests.gitlab_sim.util import DAY, date_only, db_time, parse_time
 
@@ -217,6 +218,7 @@ ROUTES = _RouteTable(
             "merge_request_events",
         ),
         ("GET", _P + "/repository/commits", "commits"),
+        ("GET", _P + r"/repository/commits/(?P<sha>[^/]+)", "commit"),
         ("GET", _P + "/repository/branches", "branches"),
         ("GET", _P + "/repository/tags", "tags"),
         ("GET", _P + r"/repository/files/(?P<file_path>[^/]+)", "repository_file"),
@@ -253,6 +255,7 @@ FEATURE_OF = {
     "issue_events": "issues",
     "merge_request_events": "merge_requests",
     "commits": "repository",
+    "commit": "repository",
     "branches": "repository",
     "tags": "repository",
     "repository_file": "repository",
@@ -497,6 +500,8 @@ class Routes:
             items = shuffle_ties(records, listing.order_field, start, start + per_page, self._tie_rng())
         else:
             items = records[start : start + per_page]
+        if listing.page_reversed:
+            items = items[::-1]  # git log --reverse: applied after --skip/--max-count (gitlog.py)
         total = len(records)
         counted = listing.mode != "commits" and total <= COUNT_LIMIT
         # Commits fake their total as offset + size + 1: a next page whenever this one is full (§3.1).
@@ -1176,51 +1181,58 @@ class Routes:
 
     # -- repository ---------------------------------------------------------------------------------------------
     def h_commits(self, req: Request) -> Listing:
+        """`git log` over the project's commit graph (tests/gitlab_sim/gitlog.py; `lib/api/commits.rb`).
+
+        `ref_name` is a branch, tag, sha or range (`a..b`, `a...b`); one git cannot resolve lists nothing (200
+        []), as `Repository#log` rescues Gitaly's NotFound. `since`/`until` are on the committer date, whole
+        seconds, inclusive. Offset pages, no totals, a next link whenever a page is full.
+        """
         _pid, d = self._pfeature(req, "commits")
-        if not d.commits:
-            raise not_found("Repository")
-        if req.flag("all"):
-            commits = list(d.commits)
-            for own in d.branch_commits.values():
-                commits += own
-            commits.sort(key=lambda c: (d.commit_utc[c["id"]], c["id"]), reverse=True)
-        else:
-            ref = req.q.get("ref_name") or "main"
-            if ".." in ref and not ref.replace(".", "").strip():
-                raise ApiError(400, {"message": "ref_name is invalid"})
-            if ref == "main":
-                commits = d.commits
-            elif ref in d.branch_commits:
-                own = d.branch_commits[ref]
-                base = own[-1]["parent_ids"][0] if own and own[-1]["parent_ids"] else None
-                idx = next((i for i, c in enumerate(d.commits) if c["id"] == base), len(d.commits))
-                commits = own + d.commits[idx:]
-            elif any(b["name"] == ref for b in d.branches) or any(tag["name"] == ref for tag in d.tags):
-                head = next((b["commit"]["id"] for b in d.branches if b["name"] == ref), None) or next(
-                    tag["commit"]["id"] for tag in d.tags if tag["name"] == ref
-                )
-                idx = next((i for i, c in enumerate(d.commits) if c["id"] == head), 0)
-                commits = d.commits[idx:]
-            else:
-                commits = []
+        if not d.commit_by_id:
+            raise not_found("Repository")  # `not_found! 'Repository' unless user_project.repository_exists?`
+        order = choice(req, "order", ("default", "topo"), "default")
+        all_refs = bool(req.flag("all"))
+        ref = None if all_refs else (req.q.get("ref_name") or None)
+        if ref is not None and ".." in ref and not ref.replace(".", "").strip():
+            raise ApiError(400, {"message": "ref_name is invalid"})
         since, until = req.time("since"), req.time("until")
-        if since or until:  # "after or on" / "before or on": inclusive (§6.4)
-            utc = d.commit_utc
-            commits = [
-                c
-                for c in commits
-                if (since is None or utc[c["id"]] >= since) and (until is None or utc[c["id"]] <= until)
-            ]
+        try:
+            commits = gitlog.log(
+                d,
+                ref,
+                all_refs=all_refs,
+                since=parse_time(since) if since else None,
+                until=parse_time(until) if until else None,
+                first_parent=bool(req.flag("first_parent")),
+                order=order,
+            )
+        except gitlog.InvalidRevision:
+            raise ApiError(400, {"message": "ref_name is invalid"}) from None  # `rescue ArgumentError`
         if req.q.get("author"):
             a = req.q["author"].lower()
             commits = [c for c in commits if a in c["author_name"].lower() or a in c["author_email"].lower()]
-        if req.q.get("order") == "topo":
-            pass  # linear history: topological order equals date order
         transform = None
         if req.flag("with_stats"):
             stats = d.commit_stats
             transform = lambda c: {**c, "stats": stats[c["id"]]}  # noqa: E731
-        return Listing(list(commits), mode="commits", transform=transform, transform_key="with_stats")
+        return Listing(
+            list(commits), mode="commits", transform=transform, transform_key="with_stats", page_reversed=all_refs
+        )
+
+    def h_commit(self, req: Request) -> Record:
+        """`GET /projects/:id/repository/commits/:sha`: Entities::CommitDetail; 404 `Commit Not Found` for a sha
+        git cannot resolve, a garbage-collected one too (`lib/api/commits.rb`)."""
+        pid, d = self._pfeature(req, "commit")
+        sha = gitlog.resolve(d, unquote(req.params["sha"]))
+        if sha is None:
+            raise not_found("Commit")
+        return {
+            **d.commit_by_id[sha],
+            "stats": d.commit_stats[sha],
+            "status": None,
+            "project_id": pid,
+            "last_pipeline": None,
+        }
 
     def h_branches(self, req: Request) -> Listing:
         _pid, d = self._pfeature(req, "branches")
