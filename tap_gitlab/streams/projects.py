@@ -175,6 +175,7 @@ class EventsStream(GitLabStream):
     replication_key = "created_at"
     is_sorted = True
     drop_before_since = True  # `after` is by whole days; the part of the day before the bookmark is dropped
+    doc_note = "`after`/`before` windows of local days, narrowed where GitLab's count cap ends one early (see Events)"
 
     def request_params(self, context: Context | None, since: str | None) -> dict[str, t.Any]:
         """The first window's parameters: the local days from the one that holds the bookmark, in any zone."""
@@ -365,7 +366,7 @@ class _Outcome:
 
 def _header_int(value: str | None, default: int) -> int:
     try:
-        return int(value) if value not in (None, "") else default  # type: ignore[arg-type]
+        return int(value) if value else default
     except ValueError:
         return default
 
