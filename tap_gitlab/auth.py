@@ -69,6 +69,20 @@ class AccessTokenAuth(Auth):
         return [self._token]
 
 
+class BearerAuth(Auth):
+    """An OAuth access token as it is, never refreshed: for checks run where a rotated pair could not be kept
+    (the Flow adapter's `validate`, which cannot hand a pair back to Flow)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def secrets(self) -> list[str]:
+        return [self._token]
+
+
 class TokenHandback:
     """The tap's end of the Flow adapter's hand-back channel: a rotated pair goes out, the refresh waits.
 

@@ -355,3 +355,29 @@ def test_the_oauth_urls_follow_the_configured_instance_and_default_to_gitlab_com
         assert _render(oauth["authUrlTemplate"], {**view, "config": config}).startswith(
             "https://gitlab.com/oauth/authorize?client_id=app-uid&"
         )
+
+
+# -- validate never refreshes ----------------------------------------------------------------------------------
+
+
+def _validate(config: dict[str, t.Any]) -> t.Any:
+    binding = {"resourceConfig": {"stream": "groups", "syncMode": "full_refresh"}, "resourcePath": ["groups"]}
+    request = {"validate": {"name": "acmeCo/gitlab", "connectorType": "IMAGE", "config": config, "bindings": [binding]}}
+    return run_connector(request)
+
+
+def test_validate_checks_access_with_the_access_token_and_never_spends_the_refresh_token(gitlab, encryption):
+    fresh = _validate(_config(gitlab, encryption, expiry="2999-01-01T00:00:00Z"))
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    assert fresh.of("validated") == [{"bindings": [{"resourcePath": ["groups"]}]}]
+    assert any(e.path == "/api/v4/user" for e in gitlab.requests)
+    # Expired: nothing to check it with (a refresh here could not reach Flow); the next session refreshes.
+    expired = _validate(_config(gitlab, encryption))
+    assert expired.returncode == 0, expired.stderr[-2000:]
+    assert any("access is not checked now" in e["msg"] for e in expired.logs)
+    # Revoked, expiry unknown: one line, no refresh.
+    gitlab.revoke_token(ACCESS_TOKEN)
+    revoked = _validate(_config(gitlab, encryption, expiry=None))
+    assert revoked.returncode == 1 and "re-authorize the connector" in revoked.error and "\n" not in revoked.error
+    assert gitlab.oauth_refreshes == 0 and encryption.requests == []
+    assert not gitlab.oauth_refresh[REFRESH_TOKEN]["used"]

@@ -235,5 +235,47 @@ def validate(config: t.Any, bindings: t.Sequence[t.Any]) -> list[list[str]]:
     if off:
         names = ", ".join(b.stream for b in bound if not b.info.enabled)
         raise BindingError(f"{names}: opt-in stream(s) bound while {' and '.join(off)} is off; turn it on")
-    validate_access(settings)
+    if not _validate_oauth_access(settings):
+        validate_access(settings)
     return [[b.stream] for b in bound]
+
+
+def _validate_oauth_access(config: dict[str, t.Any]) -> bool:
+    """OAuth: check access with the access token as it is, never refreshing; False if not an OAuth config.
+
+    A refresh here would spend the config's refresh token (GitLab revokes the old pair once the new access
+    token is used) with no way to hand the new pair to Flow: only a capture session's log events reach the
+    control plane as config updates (config_update.py). Estuary's CDK likewise refreshes rotating tokens only
+    when a session opens. A token known to have expired is not checked at all: the next session refreshes it.
+    """
+    import datetime as dt  # noqa: PLC0415
+
+    from tap_gitlab.auth import BearerAuth  # noqa: PLC0415
+    from tap_gitlab.client import GitLabClient  # noqa: PLC0415
+    from tap_gitlab.errors import AuthError  # noqa: PLC0415
+    from tap_gitlab.flow.protocol import LOG  # noqa: PLC0415
+    from tap_gitlab.scope import check_access  # noqa: PLC0415
+    from tap_gitlab.settings import normalize  # noqa: PLC0415
+
+    settings = normalize(config)
+    if settings.oauth is None:
+        return False
+    expiry = settings.oauth.token_expiry
+    if expiry is not None and expiry <= dt.datetime.now(dt.UTC):
+        LOG.warn(
+            "validate: the OAuth access token has expired, so GitLab access is not checked now; the next "
+            "capture session refreshes it and hands the new pair to Flow"
+        )
+        return True
+    client = GitLabClient(settings)
+    client.auth = BearerAuth(settings.oauth.access_token)
+    try:
+        check_access(client, settings.groups, settings.projects)
+    except AuthError as exc:
+        if "401" not in str(exc):
+            raise
+        raise AuthError(
+            "GitLab rejected the OAuth access token (401): it expired or was revoked, and validation does not "
+            "refresh it (only a capture session can hand the new pair to Flow); re-authorize the connector"
+        ) from None
+    return True
