@@ -5,6 +5,10 @@
   connector exits, and nothing more is sent (no acknowledgements are requested).
 - Between captures the state is reduced with RFC 7396 merge patches (or replaced when `mergePatch` is false).
 - Every response is checked against estuary-cdk's pydantic models, with no field the models do not know.
+- Every run's stdout and stderr (the Flow log) go to the suite's secrets guard with the request config's
+  secrets. Tokens a session rotates are not in any request: the config-encryption stand-in
+  (tests/config_encryption_sim.py) registers every secret it encrypts, and OAuth tests register every token
+  the simulator issued.
 """
 
 from __future__ import annotations
