@@ -150,12 +150,18 @@ def _primitive(value: t.Any, prop: _Property) -> t.Any:
     return utc_timestamp(conformed) if prop.datetime and isinstance(conformed, str) else conformed
 
 
-def _carried(value: t.Any, name: str = "") -> t.Any:
-    """A value the schema has no plan for, as GitLab sent it, without credentials."""
+def _carried(value: t.Any, name: str, path: str, unmapped: list[str]) -> t.Any:
+    """A value the schema has no plan for, as GitLab sent it, without credentials (noted in `unmapped`)."""
     if isinstance(value, dict):
-        return {key: _carried(elem, key) for key, elem in value.items() if not is_credential(key)}
+        out = {}
+        for key, elem in value.items():
+            if is_credential(key):
+                unmapped.append(f"{_CREDENTIAL_MARK}{path}.{key}")
+            else:
+                out[key] = _carried(elem, key, f"{path}.{key}", unmapped)
+        return out
     if isinstance(value, list):
-        return [_carried(elem, name) for elem in value]
+        return [_carried(elem, name, path, unmapped) for elem in value]
     if isinstance(value, str) and name.endswith(_URL_SUFFIX):
         return scrub_url(value)
     return value
@@ -170,9 +176,10 @@ def _conform_object(value: dict[str, t.Any], plan: _Object, parent: str | None, 
             if is_credential(name):
                 unmapped.append(_CREDENTIAL_MARK + (name if parent is None else f"{parent}.{name}"))
                 continue
-            out[name] = _carried(elem, name)
+            path = name if parent is None else f"{parent}.{name}"
+            out[name] = _carried(elem, name, path, unmapped)
             if not plan.additional:
-                unmapped.append(name if parent is None else f"{parent}.{name}")
+                unmapped.append(path)
             continue
         if prop.items is not None and isinstance(elem, list):
             path = name if parent is None else f"{parent}.{name}"
@@ -180,7 +187,7 @@ def _conform_object(value: dict[str, t.Any], plan: _Object, parent: str | None, 
         elif prop.obj is not None and isinstance(elem, dict):
             out[name] = _conform_object(elem, prop.obj, name if parent is None else f"{parent}.{name}", unmapped)
         elif isinstance(elem, dict | list):  # an object without properties, a tuple: as GitLab sent it
-            out[name] = _carried(elem, name)
+            out[name] = _carried(elem, name, name if parent is None else f"{parent}.{name}", unmapped)
         else:
             out[name] = _primitive(elem, prop)
     return out
@@ -193,7 +200,7 @@ def _conform_list(value: list[t.Any], items: _Property, path: str, unmapped: lis
             if items.obj is not None:
                 out.append(_conform_object(item, items.obj, path, unmapped))
             else:  # an object schema without properties: the object as GitLab sent it
-                out.append(_carried(item))
+                out.append(_carried(item, "", path, unmapped))
         else:
             out.append(_primitive(item, items))
     return out

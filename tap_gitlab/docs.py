@@ -10,6 +10,8 @@ import pathlib
 import re
 import typing as t
 
+import yaml
+
 from tap_gitlab.scope import Scope
 from tap_gitlab.settings import SETTINGS_SCHEMA
 from tap_gitlab.streams import STREAM_TYPES, GitLabStream
@@ -147,6 +149,25 @@ def settings_table_markdown() -> str:
     return "\n".join(lines)
 
 
+PLUGIN_DEFINITION = "plugins/extractors/tap-gitlab.yml"
+# The distribution, installed by name; a project that installs from a checkout or a wheel sets its own pip_url.
+PLUGIN_PIP_URL = "tap-gitlab-connector"
+
+
+def plugin_definition_yaml(meltano_yml: str) -> str:
+    """The Meltano plugin definition for `meltano add --from-ref`: meltano.yml's tap-gitlab entry, where the
+    settings and capabilities are kept, with the distribution as pip_url."""
+    project = yaml.safe_load(meltano_yml)
+    extractor = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-gitlab")
+    definition = {"name": "tap-gitlab", "variant": "tap-gitlab-connector", **extractor, "pip_url": PLUGIN_PIP_URL}
+    header = (
+        f"# Generated from meltano.yml by `python -m tap_gitlab.docs`; do not edit.\n"
+        f"# meltano add extractor tap-gitlab --from-ref {PLUGIN_DEFINITION}\n"
+        "# then set pip_url to where the tap comes from (a wheel's path, `-e <checkout>`, or the distribution).\n"
+    )
+    return header + yaml.safe_dump(definition, sort_keys=False, width=120, allow_unicode=True)
+
+
 def _replace(text: str, begin: str, end: str, body: str) -> str:
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
     return pattern.sub(lambda _: f"{begin}\n{body}\n{end}", text)
@@ -159,8 +180,10 @@ def render_readme(text: str) -> str:
 
 
 def main() -> None:
-    readme = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+    root = pathlib.Path(__file__).resolve().parent.parent
+    readme = root / "README.md"
     readme.write_text(render_readme(readme.read_text()))
+    (root / PLUGIN_DEFINITION).write_text(plugin_definition_yaml((root / "meltano.yml").read_text()))
 
 
 if __name__ == "__main__":

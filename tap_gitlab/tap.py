@@ -101,6 +101,7 @@ class TapGitLab(Tap):
     def discover_streams(self) -> list[GitLabStream]:
         streams = [stream_type(tap=self) for stream_type in STREAM_TYPES]
         for stream in streams:
+            _bound_integers(stream.schema)
             # An opt-in stream whose setting is off is not selected by default (`selected-by-default: false`),
             # as Flow's discovery disables its binding.
             stream.selected_by_default = stream.enabled
@@ -199,6 +200,25 @@ class TapGitLab(Tap):
                 )
             if credentials:
                 logger.info("Summary: %s: credential fields never emitted: %s", name, ", ".join(credentials))
+
+
+# GitLab keeps its integers in bigint columns at most (its ids were all migrated to bigint); saying so in the
+# catalog lets a target pick BIGINT: target-duckdb makes an integer without a `maximum` a HUGEINT.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _bound_integers(schema: t.Any) -> None:
+    """Give every integer property of `schema` (in place, at any depth) the 64-bit range, unless it has one."""
+    if isinstance(schema, dict):
+        kinds = schema.get("type")
+        if kinds == "integer" or (isinstance(kinds, list) and "integer" in kinds):
+            schema.setdefault("minimum", INT64_MIN)
+            schema.setdefault("maximum", INT64_MAX)
+        for value in schema.values():
+            _bound_integers(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _bound_integers(value)
 
 
 def _producer(stream: GitLabStream, context: t.Mapping[str, t.Any] | None) -> t.Callable[[], t.Iterator[t.Any]]:

@@ -9,6 +9,12 @@ for every secret in `tests.tap_harness.KNOWN_SECRETS`: `run_tap` adds each confi
 `credentials` tokens, secrets and client id; tests add others (rotated OAuth tokens) with `register_secret`.
 Any hit fails the session (exit code 1), naming where the leak is but never printing the secret.
 
+Besides the suite's own secrets, it looks for credentials GitLab itself hands out (`CREDENTIAL_PATTERNS`): the
+tokens of GitLab's formats (a project's or group's runner registration token `runners_token`, which GitLab
+returns to maintainers and owners, runner, deploy, CI job and trigger tokens, personal access tokens) and URLs
+with a user and password (a mirror's `import_url`). The simulator returns such values as GitLab does; none may
+reach a record, a log or any other output (tap_gitlab/conform.py drops them).
+
 With pytest-xdist each worker has its own OUTPUTS and secrets: each worker checks its own at its session
 finish and hands the findings to the controller (`workeroutput`), which fails the whole run. A worker's own
 exit status is not used by xdist, hence the hand-over.
@@ -16,6 +22,7 @@ exit status is not used by xdist, hence the hand-over.
 
 from __future__ import annotations
 
+import re
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +35,17 @@ from tests import tap_harness
 MIN_SECRET_LENGTH = 8
 _WORKER_KEY = "secrets_guard_leaks"
 _WORKER_COUNT_KEY = "secrets_guard_checked"
+
+# GitLab's token formats: registration tokens start with `RUNNERS_TOKEN_PREFIX = 'GR1348941'`
+# (app/models/concerns/runners_token_prefixable.rb); runner authentication tokens with `glrt-`, deploy tokens
+# `gldt-`, CI job tokens `glcbt-`, pipeline trigger tokens `glptt-`, personal access tokens `glpat-`; each with
+# at least the 20 characters GitLab's tokens have after the prefix. And URLs whose authority carries a password
+# (redactions such as `***` or `<redacted>` do not count).
+CREDENTIAL_PATTERNS: dict[str, re.Pattern[str]] = {
+    "a runner registration token": re.compile(r"GR1348941[0-9A-Za-z_-]{20,}"),
+    "a GitLab token": re.compile(r"\b(?:glrt|gldt|glcbt|glptt|glpat)-[0-9A-Za-z_-]{20,}"),
+    "a URL with a password": re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s/@:\"'<>]+:[^\s/@\"'*<>\[\]]{4,}@"),
+}
 
 LOG_FILES: list[Path] = []
 _EXTRA_OUTPUTS: list[tuple[str, str]] = []  # (where, text) registered by tests that run the tap otherwise
@@ -84,6 +102,26 @@ def find_leaks(sources: t.Iterable[tuple[str, str]], secrets: t.Iterable[str]) -
     return leaks
 
 
+def _redacted(text: str) -> str:
+    for pattern in CREDENTIAL_PATTERNS.values():
+        text = pattern.sub("<SECRET>", text)
+    return text
+
+
+def find_credentials(sources: t.Iterable[tuple[str, str]]) -> list[Leak]:
+    """Every (source, credential) where a value of one of GitLab's credential formats occurs in the source."""
+    leaks = []
+    for where, text in sources:
+        for kind, pattern in CREDENTIAL_PATTERNS.items():
+            for match in pattern.finditer(text):
+                value = match.group(0)
+                start, end = match.span()
+                excerpt = _redacted(text[max(0, start - 80) : start]) + "<SECRET>" + _redacted(text[end : end + 80])
+                leaks.append(Leak(where, f"{kind} {hint(value)}", " ".join(excerpt.split())))
+                break  # one finding per kind and source is enough to fail, and to find
+    return leaks
+
+
 def sources() -> list[tuple[str, str]]:
     """Everything the guard scans: tap outputs, extra outputs and registered log files."""
     found: list[tuple[str, str]] = []
@@ -101,7 +139,8 @@ def sources() -> list[tuple[str, str]]:
 
 def check() -> list[Leak]:
     """The leaks of this process's session so far."""
-    return find_leaks(sources(), tap_harness.KNOWN_SECRETS)
+    scanned = sources()
+    return find_leaks(scanned, tap_harness.KNOWN_SECRETS) + find_credentials(scanned)
 
 
 # -- pytest hooks ---------------------------------------------------------------------------------------------

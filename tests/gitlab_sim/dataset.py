@@ -288,6 +288,61 @@ def _readme_url(seed: int, pid: int, web: str) -> str | None:
     return f"{web}/-/blob/main/{'README.rst' if draw < 0.3 else 'README.md'}"
 
 
+# Entities::BasicProjectDetails (with its parent Entities::ProjectIdentity): the project inside an environment
+# (lib/api/entities/environment.rb `expose :project, using: Entities::BasicProjectDetails`) and a fork's
+# `forked_from_project`. `license`, `license_url`, `custom_attributes` and `repository_storage` are conditional.
+_BASIC_PROJECT_KEYS = (
+    "id",
+    "description",
+    "name",
+    "name_with_namespace",
+    "path",
+    "path_with_namespace",
+    "created_at",
+    "default_branch",
+    "tag_list",
+    "topics",
+    "ssh_url_to_repo",
+    "http_url_to_repo",
+    "web_url",
+    "readme_url",
+    "forks_count",
+    "avatar_url",
+    "star_count",
+    "last_activity_at",
+    "namespace",
+)
+
+
+def _basic_project_details(project: Record) -> Record:
+    """Entities::BasicProjectDetails of a project object."""
+    return {key: project[key] for key in _BASIC_PROJECT_KEYS}
+
+
+def runners_token(seed: int, kind: str, ident: int) -> str:
+    """A project's or group's runner registration token: `GR1348941` and 20 characters.
+
+    The prefix is GitLab's `RUNNERS_TOKEN_PREFIX` (app/models/concerns/runners_token_prefixable.rb). GitLab
+    returns the token to users who can admin the project in every project object (lib/api/entities/project.rb,
+    `runners_token` under `admin_project`) and to owners in `GET /groups/:id` (lib/api/entities/group_detail.rb,
+    `user_can_admin_group`); the simulator's token is a maintainer and owner everywhere (it reads CI variables).
+    """
+    return "GR1348941" + _sha("runners", seed, kind, ident)[:20]
+
+
+def _mirror_import_url(seed: int, pid: int, full: str) -> str | None:
+    """A pull mirror's source URL, with the user and password GitLab keeps for it, for a fifth of the projects.
+
+    `Project#import_url` (app/models/project.rb) puts the credentials stored in `import_data` back into the URL,
+    and GitLab versions whose Project entity exposes `:import_url` through it (before the entity read the raw
+    column, `project[:import_url]`) send it so to admins of the project. A generator of its own, so that every
+    other record stays as it was.
+    """
+    if random.Random(f"{seed}/mirror/{pid}").random() >= 0.2:
+        return None
+    return f"https://mirror-bot:{_sha('mirror', seed, pid)[:24]}@git.example.com/{full}.git"
+
+
 def _sha(*parts: t.Any) -> str:
     return hashlib.sha1("/".join(map(str, parts)).encode()).hexdigest()
 
@@ -603,6 +658,7 @@ class Dataset:
                 "ip_restriction_ranges": None,
                 "organization_id": 1,
                 "shared_runners_setting": "enabled",
+                "max_artifacts_size": None,
                 "math_rendering_limits_enabled": True,
                 "lock_math_rendering_limits_enabled": False,
                 "ldap_cn": None,
@@ -731,6 +787,7 @@ class Dataset:
         updated = NOW_EPOCH - rng.random() * 90 * DAY
         web = f"{WEB}/{full}"
         access = lambda on: "enabled" if on else "disabled"  # noqa: E731
+        mirror_url = _mirror_import_url(self.seed, pid, full)
         return {
             "id": pid,
             "description": f"{name}: the {word} service of {group['full_name']}.",
@@ -820,9 +877,9 @@ class Dataset:
             "shared_runners_enabled": True,
             "lfs_enabled": True,
             "creator_id": 1,
-            "import_url": None,
-            "import_type": None,
-            "import_status": "none",
+            "import_url": mirror_url,
+            "import_type": "git" if mirror_url else None,
+            "import_status": "finished" if mirror_url else "none",
             "import_error": None,
             "open_issues_count": 0,
             "description_html_version": None,
@@ -840,7 +897,7 @@ class Dataset:
             "restrict_user_defined_variables": False,
             "ci_pipeline_variables_minimum_override_role": "developer",
             "ci_push_repository_for_job_token_allowed": False,
-            "runners_token": None,
+            "runners_token": runners_token(self.seed, "project", pid),
             "runner_token_expiration_interval": None,
             "group_runners_enabled": True,
             "auto_cancel_pending_pipelines": "enabled",
@@ -868,7 +925,7 @@ class Dataset:
             "autoclose_referenced_issues": True,
             "max_artifacts_size": None,
             "approvals_before_merge": 0,
-            "mirror": False,
+            "mirror": mirror_url is not None,
             "external_authorization_classification_label": "",
             "requirements_enabled": False,
             "requirements_access_level": "enabled",
@@ -1010,6 +1067,8 @@ class Dataset:
                 "state": "closed" if closed else "opened",
                 "confidential": False,
                 "web_url": f"{WEB}/groups/{group['full_path']}/-/epics/{iid}",
+                # deprecated, still sent: `group_epic_path`, a path (ee/lib/api/entities/epic.rb)
+                "web_edit_url": f"/groups/{group['full_path']}/-/epics/{iid}",
                 "reference": ref,
                 "references": {"short": ref, "relative": ref, "full": f"{group['full_path']}{ref}"},
                 "author": self.user_basic[rng.choice([m["id"] for m in data.members])],
@@ -1324,6 +1383,24 @@ class Dataset:
             d.issues.append(issue)
             d.issue_by_iid[iid] = issue
             d.issue_notes[iid] = []
+        for release in d.releases:
+            # A release's milestones are Entities::MilestoneWithStats (lib/api/entities/release.rb), whose
+            # issue_stats count the milestone's issues (lib/api/entities/milestone_with_stats.rb); counted here,
+            # as generated.
+            release["milestones"] = [
+                {
+                    **milestone,
+                    "issue_stats": {
+                        "total": sum(1 for i in d.issues if (i["milestone"] or {}).get("id") == milestone["id"]),
+                        "closed": sum(
+                            1
+                            for i in d.issues
+                            if (i["milestone"] or {}).get("id") == milestone["id"] and i["state"] == "closed"
+                        ),
+                    },
+                }
+                for milestone in release["milestones"]
+            ]
         if d.issues:
             per_issue = _split(rng, counts["issue_notes"], len(d.issues))
             for issue, n_notes in zip(d.issues, per_issue, strict=True):
@@ -1498,6 +1575,7 @@ class Dataset:
                     "cluster_agent": None,
                     "kubernetes_namespace": None,
                     "flux_resource_path": None,
+                    "project": _basic_project_details(project),
                 }
             )
         deploy_jobs = [j for j in d.jobs if j["stage"] == "deploy"] or d.jobs
@@ -1688,6 +1766,10 @@ class Dataset:
             else None,
             "iteration": None,
             "health_status": None,
+            # Entities::Issue exposes these always (lib/api/entities/issue.rb); `subscribed` is left out of
+            # listings, which render with `include_subscribed: false`.
+            "moved_to_id": None,
+            "service_desk_reply_to": None,
         }
 
     def _merge_request(
@@ -1758,6 +1840,8 @@ class Dataset:
             "allow_collaboration": False,
             "allow_maintainer_to_push": False,
             "web_url": f"{web}/-/merge_requests/{iid}",
+            # deprecated for `references`, still exposed (lib/api/entities/merge_request_basic.rb)
+            "reference": f"!{iid}",
             "references": {"short": f"!{iid}", "relative": f"!{iid}", "full": f"{full}!{iid}"},
             "time_stats": {
                 "time_estimate": estimate,
@@ -1974,46 +2058,9 @@ class Dataset:
         d: ProjectData,
         people: list[int],
     ) -> Record:
-        deployable = None
-        if job is not None:
-            pipeline = d.pipeline_by_id[job["pipeline"]["id"]]
-            deployable = {
-                **{
-                    key: job[key]
-                    for key in (
-                        "id",
-                        "name",
-                        "stage",
-                        "status",
-                        "ref",
-                        "tag",
-                        "coverage",
-                        "created_at",
-                        "started_at",
-                        "finished_at",
-                        "commit",
-                        "runner",
-                        "project",
-                        "user",
-                        "web_url",
-                    )
-                },
-                "pipeline": {
-                    key: pipeline[key]
-                    for key in (
-                        "id",
-                        "iid",
-                        "project_id",
-                        "ref",
-                        "sha",
-                        "status",
-                        "source",
-                        "created_at",
-                        "updated_at",
-                        "web_url",
-                    )
-                },
-            }
+        # `expose :deployable, using: Entities::Ci::Job` (lib/api/entities/deployment.rb): the job as the jobs
+        # listing shows it.
+        deployable = dict(job) if job is not None else None
         sha = job["commit"]["id"] if job and job["commit"] else (d.commits[0]["id"] if d.commits else "0" * 40)
         return {
             "id": dep_id,
@@ -2024,7 +2071,10 @@ class Dataset:
             "updated_at": db_time(updated),
             "status": status,
             "user": self.user_basic[rng.choice(people)],
-            "environment": {"id": env["id"], "name": env["name"], "external_url": env["external_url"]} if env else None,
+            # Entities::EnvironmentBasic (lib/api/entities/environment_basic.rb)
+            "environment": {key: env[key] for key in ("id", "name", "slug", "external_url", "created_at", "updated_at")}
+            if env
+            else None,
             "deployable": deployable,
         }
 
@@ -2071,6 +2121,16 @@ class Dataset:
                 "noteable_id": target["id"],
                 "noteable_type": "Issue" if "closed_by" in target and "merge_user" not in target else "MergeRequest",
                 "noteable_iid": target["iid"],
+                # the rest of Entities::Note (lib/api/entities/event.rb: `expose :note, using: Entities::Note`)
+                "type": None,
+                "updated_at": db_time(created),
+                "project_id": pid,
+                "resolvable": False,
+                "confidential": False,
+                "internal": False,
+                "imported": False,
+                "imported_from": "none",
+                "commands_changes": {},
             }
         return {
             "id": eid,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
 
 from tests.gitlab_sim import gitlog
+from tests.gitlab_sim.dataset import runners_token
 from tests.gitlab_sim.expected import pipeline_list_shape
 from tests.gitlab_sim.util import DAY, date_only, db_time, parse_time
 
@@ -747,8 +748,11 @@ class Routes:
             prevent_sharing_groups_outside_hierarchy=False,
             prevent_forking_outside_group=None,
             membership_lock=False,
-            runners_token=None,
+            # GroupDetail's runner registration token, to owners (lib/api/entities/group_detail.rb)
+            runners_token=runners_token(self.ds.seed, "group", gid),
         )
+        if group["parent_id"] is None:  # GroupDetail: root groups, to owners
+            group["enabled_git_access_protocol"] = "all"
         if req.flag("with_projects", True):
             # The embedded arrays hold at most 100 projects (the reason scope.py never uses them).
             own = self.ds.group_project_ids(gid, include_subgroups=False, with_shared=False)[:100]
