@@ -118,8 +118,10 @@ _AS_TEXT = {
 # these templates with the endpoint config as `config` (estuary/flow supabase/functions/oauth/auth-url.ts
 # with Mustache, access-token.ts with Handlebars; Estuary's Zendesk connector builds both URLs from
 # `config.subdomain`). The form is valid in both engines: a section on a non-empty string renders once with
-# the string as `.`, the inverted section renders when the form has no `api_url`. GitLab serves OAuth at the
-# instance root (config/routes.rb `use_doorkeeper`), which is what `api_url` is: the base URL without /api/v4.
+# the string as `.`, the inverted section renders when the form has no `api_url` (checked with mustache.js and
+# handlebars.js 4; only an empty-string `api_url`, which the form's default prevents, renders a bare path in
+# Handlebars). GitLab serves OAuth at the instance root (config/routes.rb `use_doorkeeper`), which is what
+# `api_url` is: the base URL without /api/v4.
 INSTANCE_TEMPLATE = (
     "{{#config.api_url}}{{{.}}}{{/config.api_url}}{{^config.api_url}}" + DEFAULT_API_URL + "{{/config.api_url}}"
 )
