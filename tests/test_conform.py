@@ -185,3 +185,35 @@ def test_date_times_become_utc_with_a_z_keeping_the_instant():
     assert utc_timestamp("2016-08-11T11:32:35.444Z") == "2016-08-11T11:32:35.444Z"
     assert utc_timestamp("2016-08-11T13:32:35.444+02:00") == "2016-08-11T11:32:35.444Z"
     assert utc_timestamp("not a time at all") == "not a time at all"
+
+
+def test_records_and_bookmarks_carry_git_dates_as_the_same_utc_instants(tmp_path):
+    """Git dates keep each author's offset in GitLab's answers (`2012-05-28T04:42:42-07:00`); records and
+    bookmarks carry them in UTC with a Z, the same instant, so a bookmark equals a record's value."""
+    from tests.gitlab_sim import Dataset, GitLabSimulator
+    from tests.tap_harness import discover, run_tap, select, sim_config
+
+    dataset = Dataset.generate(size="tiny", seed=5)
+    with GitLabSimulator(dataset, token=SIM_TOKEN) as sim:
+        config = sim_config(sim, SIM_TOKEN, groups=" ".join(dataset.top_group_paths()))
+        served = {(pid, c["id"]): c for pid in dataset.live_projects() for c in dataset.data(pid).commits}
+        run = run_tap(tmp_path / "run", config, catalog=select(discover(tmp_path, config), ["commits"]))
+    assert run.returncode == 0, run.stderr[-3000:]
+    records = run.records["commits"]
+    assert records
+    offsets = 0
+    for record in records:
+        sent = served[(record["project_id"], record["id"])]
+        for field in ("created_at", "authored_date", "committed_date"):
+            value = record[field]
+            assert len(value) == 24 and value.endswith("Z") and value[19] == ".", value
+            assert dt.datetime.fromisoformat(value) == dt.datetime.fromisoformat(sent[field])  # the same instant
+            offsets += not sent[field].endswith("Z")
+    assert offsets, "the simulator sent no git date with an offset"
+    values = {record["committed_date"] for record in records}
+    bookmarks = [
+        p["replication_key_value"]
+        for p in run.last_state["bookmarks"]["commits"]["partitions"]
+        if p.get("replication_key_value")
+    ]
+    assert bookmarks and set(bookmarks) <= values
