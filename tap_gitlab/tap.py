@@ -13,6 +13,7 @@ from singer_sdk import Tap
 from tap_gitlab.client import GitLabClient, RunStats
 from tap_gitlab.concurrency import Key, Prefetcher
 from tap_gitlab.errors import UserError
+from tap_gitlab.progress import Progress, install_log_filters, progress_seconds
 from tap_gitlab.scope import Scope, check_access, resolve_scope
 from tap_gitlab.settings import SETTINGS_SCHEMA, Settings, normalize, text_tolerant_schema
 from tap_gitlab.streams import STREAM_TYPES, GitLabStream
@@ -41,6 +42,7 @@ class _OncePerRun(logging.Filter):
 
 
 logging.getLogger("singer_sdk").addFilter(_OncePerRun())
+install_log_filters()  # singer-sdk's routine per-partition INFO lines become DEBUG (tap_gitlab/progress.py)
 
 
 class TapGitLab(Tap):
@@ -98,6 +100,11 @@ class TapGitLab(Tap):
     def prefetcher(self) -> Prefetcher:
         return Prefetcher(self.settings.max_concurrency)
 
+    @functools.cached_property
+    def progress(self) -> Progress:
+        """Per-stream progress lines every TAP_GITLAB_PROGRESS_SECONDS (tap_gitlab/progress.py)."""
+        return Progress(self.stats, progress_seconds())
+
     def discover_streams(self) -> list[GitLabStream]:
         streams = [stream_type(tap=self) for stream_type in STREAM_TYPES]
         for stream in streams:
@@ -141,6 +148,7 @@ class TapGitLab(Tap):
         """Resolve the scope, plan the requests, sync every stream, then summarise."""
         try:
             # A failure here (bad token, unknown group) has emitted nothing: no STATE that could pass for progress.
+            _ = self.progress  # a bad TAP_GITLAB_PROGRESS_SECONDS is one line before any request
             _ = self.scope
             self._deselect_disabled()
             self._build_plan()
@@ -171,6 +179,8 @@ class TapGitLab(Tap):
             self.prefetcher.shutdown(wait_seconds=STOP_WAIT_SECONDS)
 
     def log_summary(self, *, failed: bool) -> None:
+        if "progress" in self.__dict__:
+            self.progress.stop()  # no progress line after (or inside) the summary
         stats = self.stats
         elapsed = time.monotonic() - self._started
         total = sum(stats.records.values())

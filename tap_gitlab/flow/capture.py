@@ -267,7 +267,7 @@ class Session:
             self.out.send_line(b'{"captured":{"binding":%d,"doc":%s}}' % (index, encode(tombstone)))
         if gone:
             self.deleted[stream] += len(gone)
-        patch = {key: None for key in gone}
+        patch: dict[str, int | None] = dict.fromkeys(gone)
         patch.update({key: 1 for key in self.unsaved_keys[stream]})
         self.stored_keys[stream] = set(seen)
         self.unsaved_keys[stream] = set()

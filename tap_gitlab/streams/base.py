@@ -35,9 +35,11 @@ from singer_sdk.streams import Stream
 
 from tap_gitlab.conform import Conformer
 from tap_gitlab.errors import ResourceUnavailable
+from tap_gitlab.narrowing import WindowNarrowing
+from tap_gitlab.pagination import UpdatedAtSeek
 
 if t.TYPE_CHECKING:
-    from tap_gitlab.client import GitLabClient
+    from tap_gitlab.client import GitLabClient, Page
     from tap_gitlab.tap import TapGitLab
 
 logger = logging.getLogger("tap-gitlab")
@@ -450,6 +452,29 @@ class GitLabStream(Stream):
             return self.group_listing_path.format(**context)
         return (self.parent_path or self.path).format(**context)
 
+    def listing_pages(self, context: Context, path: str, params: t.Mapping[str, t.Any]) -> t.Iterator[Page]:
+        """The pages of a partition's listing (the parent listing for fan-out children).
+
+        A group-level listing sorted by `updated_at` is read through `WindowNarrowing` (tap_gitlab/
+        narrowing.py): on a database statement timeout it is narrowed to `updated_at` windows, and at last to
+        the group's projects' own listings.
+        """
+        group_id = context.get("group_id")
+        if group_id is None or path != self.listing_path(context) or not UpdatedAtSeek.applies(params):
+            return self.client.pages(path, params)
+        if self.scope != "project" or not self.group_listing_path:
+            return self.client.pages(path, params)
+        scope = self._gitlab_tap.scope
+        own = {key: value for key, value in params.items() if key != self.archived_param}
+        template = self.parent_path or self.path
+        projects = [
+            (template.format(**{**context, "project_id": pid}), own)
+            for pid, top in scope.project_top_group.items()
+            if top == group_id and pid in scope.projects
+        ]
+        label = f"{self.name}: {self.describe(context)}"
+        return WindowNarrowing(self.client, path, params, projects, label=label).pages()
+
     def plan_partition(self, context: Context | None) -> PartitionPlan:
         """Runs on the main thread: reads the bookmark and returns the worker's producer."""
         context = dict(context or {})
@@ -460,13 +485,12 @@ class GitLabStream(Stream):
         if self.parent_path:
             return PartitionPlan(context, self._fan_out_producer(context, params), params)
         path = self.listing_path(context)
-        client = self.client
 
         rk = self.replication_key
         floor = since if self.drop_before_since else None
 
         def produce() -> t.Iterator[Batch]:
-            for page in client.pages(path, params):
+            for page in self.listing_pages(context, path, params):
                 records = [self.transform(record, context) for record in page.records]
                 yield Batch(
                     [
@@ -528,7 +552,7 @@ class GitLabStream(Stream):
                 return []  # 404: the parent vanished between the listing and this request
 
         def produce() -> t.Iterator[Batch]:
-            for page in client.pages(parent_path, params):
+            for page in self.listing_pages(context, parent_path, params):
                 parents = [parent for parent in page.records if self.include_parent(parent, context)]
                 results = prefetcher.map_ordered(
                     lambda parent: fetch_children(parent) if fresh(parent) else [], parents

@@ -492,6 +492,10 @@ class Dataset:
         # GitLab 19.2 added `/pipelines/:id/trigger_jobs` and deprecated `/bridges` (same answer); False plays
         # a GitLab that has removed `/bridges`.
         self.bridges_route = True
+        # A database statement timeout (issue 10 item 5): a group-level issue or merge request listing whose
+        # filters match more than this many rows across the group's projects is cancelled (None: never).
+        # The cost is the query's, so every page of such a listing fails alike (routes.py `_statement_timeout`).
+        self.statement_timeout_rows: int | None = None
         # The instance's time zone (gitlab.yml `gitlab.time_zone`, Rails' `Time.zone`; default UTC) as a UTC
         # offset in minutes, from -720 to +840: the events finder's `after`/`before` are whole days of it.
         self.time_zone_offset_minutes = 0

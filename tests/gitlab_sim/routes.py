@@ -988,12 +988,31 @@ class Routes:
     def h_group_issues(self, req: Request) -> Listing:
         gid = self.group(req)
         issues = [i for p in self._group_pids(req, gid, "issues") for i in self.ds.data(p).issues]
-        return self._issues(req, issues, keyset=False)
+        listing = self._issues(req, issues, keyset=False)
+        # `lib/api/issues.rb` has no handler for a cancelled statement: `lib/api/api.rb`'s `rescue_from :all`
+        # answers it with `handle_api_exception` (`lib/api/helpers.rb`), a plain 500.
+        self._statement_timeout(listing, ApiError(500, {"message": "500 Internal Server Error"}))
+        return listing
 
     def h_group_merge_requests(self, req: Request) -> Listing:
         gid = self.group(req)
         mrs = [m for p in self._group_pids(req, gid, "merge_requests") for m in self.ds.data(p).merge_requests]
-        return self._merge_requests(req, mrs)
+        listing = self._merge_requests(req, mrs)
+        # `lib/api/merge_requests.rb`: `rescue_from ActiveRecord::QueryCanceled` →
+        # `render_api_error!({ error: 'Request timed out' }, 408)`.
+        self._statement_timeout(listing, ApiError(408, {"message": {"error": "Request timed out"}}))
+        return listing
+
+    def _statement_timeout(self, listing: Listing, answer: ApiError) -> None:
+        """Cancel a group listing whose filters match more rows than the database answers in time.
+
+        PostgreSQL's `statement_timeout` cancels the page query (and the count offset pagination runs
+        beside it) alike on every page: its cost grows with the rows the filters match across all the
+        group's projects, not with `per_page`. Off unless `Dataset.statement_timeout_rows` is set.
+        """
+        limit = self.ds.statement_timeout_rows
+        if limit is not None and len(listing.records) > limit:
+            raise answer
 
     # -- issues and merge requests --------------------------------------------------------------------------------
     def _common(self, req: Request, items: list[Record]) -> list[Record]:

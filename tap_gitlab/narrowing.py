@@ -1,0 +1,200 @@
+"""Statement timeouts on big group listings: narrow the request until GitLab can answer it.
+
+GitLab cancels a database statement that runs past PostgreSQL's `statement_timeout`. `lib/api/merge_requests.rb`
+rescues `ActiveRecord::QueryCanceled` with `408 {"message":{"error":"Request timed out"}}`; `lib/api/issues.rb`
+has no such handler, so the same timeout on a group's issues reaches `rescue_from :all` (`lib/api/api.rb`,
+`handle_api_exception` in `lib/api/helpers.rb`) and answers a plain `500 {"message":"500 Internal Server
+Error"}`. The HTTP layer retries both a few times (tap_gitlab/retry.py) and then raises a `GitLabAPIError`
+with that status. Retrying cannot fix a query that is too big, so a group-level listing (every project below
+a group, `GitLabStream.group_listing_path`) that still fails is narrowed (`WindowNarrowing`):
+
+1. the rest of the listing is read in `updated_at` windows `[lo, hi)`: `updated_after=lo` and
+   `updated_before=hi - 1 µs`, both inclusive in GitLab (`app/finders/concerns/updated_at_filter.rb`,
+   `app/models/concerns/updated_at_filterable.rb`: `>=` and `<=`), at PostgreSQL's microsecond precision,
+   so that consecutive windows cover every instant once. The rest of the listing is cut in two halves (an
+   open end counts up to now), and every window that times out is replaced by its two halves, read in
+   order: windows end up as narrow as the density of records needs where they are, and no narrower (one
+   busy week does not make every later window small). The last window has no `updated_before`, so records
+   updated while the tap runs are read too;
+2. a window that still times out at `MIN_WINDOW` is read from the per-project listings of the group's selected
+   projects with the same window, merged in `updated_at` order.
+
+Records come out in `updated_at` order throughout (windows in order, each read by the seek of
+`GitLabClient.pages`), so the stream's bookmark after every page is a valid resume point: a crash in a window
+resumes at the bookmark, and that run narrows again from there. A window that fails after some of its pages
+were read goes on from the newest `updated_at` read, dropping the records already emitted at exactly it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import logging
+import typing as t
+
+from tap_gitlab.client import Page
+from tap_gitlab.errors import GitLabAPIError, ResourceUnavailable
+
+if t.TYPE_CHECKING:
+    from tap_gitlab.client import GitLabClient
+
+logger = logging.getLogger("tap-gitlab")
+
+# 408: merge requests' handler; 500: issues' (and any listing without one). Nothing else is a statement timeout.
+TIMEOUT_STATUSES = frozenset({408, 500})
+MIN_WINDOW = dt.timedelta(hours=1)
+# A full read has no lower bound; no GitLab record is older than this (imports keep their source's dates).
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+PER_PAGE = 100
+
+
+def is_statement_timeout(exc: BaseException) -> bool:
+    """Whether `exc` is GitLab's answer to a cancelled database statement, once retries are spent."""
+    return (
+        isinstance(exc, GitLabAPIError) and not isinstance(exc, ResourceUnavailable) and exc.status in TIMEOUT_STATUSES
+    )
+
+
+def _instant(value: t.Any) -> dt.datetime | None:
+    if not isinstance(value, str) or len(value) < 19:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+
+
+def _micro(instant: dt.datetime) -> str:
+    return instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class WindowNarrowing:
+    """Pages of a group-level listing sorted by `updated_at` ascending, narrowed when GitLab times out.
+
+    `projects` are the per-project listings (path, parameters) that together list what the group listing
+    lists; they are read only for a window that times out at `min_window`.
+    """
+
+    def __init__(
+        self,
+        client: GitLabClient,
+        path: str,
+        params: t.Mapping[str, t.Any],
+        projects: t.Sequence[tuple[str, t.Mapping[str, t.Any]]],
+        *,
+        label: str = "",
+        min_window: dt.timedelta = MIN_WINDOW,
+        now: dt.datetime | None = None,
+    ) -> None:
+        self.client = client
+        self.path = path
+        self.params = dict(params)
+        self.projects = list(projects)
+        self.label = label or path
+        self.min_window = min_window
+        self.now = now
+        self.last: dt.datetime | None = None  # the newest updated_at emitted
+        self.at_last: set[t.Any] = set()  # ids emitted at exactly that updated_at
+        self.windows: list[tuple[dt.datetime, dt.datetime | None]] = []  # every window requested, in order
+
+    def pages(self) -> t.Iterator[Page]:
+        """Every page of the listing: as asked while GitLab answers it, then narrowed."""
+        try:
+            for page in self.client.pages(self.path, self.params):
+                yield self._fresh(page)
+            return
+        except GitLabAPIError as exc:
+            if not is_statement_timeout(exc):
+                raise
+            logger.warning("%s: GitLab timed out on the listing (%s); reading it in narrower windows", self.label, exc)
+        yield from self._narrowed()
+
+    # -- the strategy ---------------------------------------------------------------------------------------
+
+    def _narrowed(self) -> t.Iterator[Page]:
+        now = self.now or dt.datetime.now(dt.UTC)
+        start = _instant(self.params.get("updated_after")) or EARLIEST
+        end = _instant(self.params.get("updated_before"))  # the caller's own bound (inclusive), if any
+        first = max(start, self.last) if self.last else start
+        # Windows still to read, the next one last: halving a window replaces it by its two halves.
+        pending = list(reversed(_halves(first, end + _MICROSECOND if end else None, now)))
+        while pending:
+            lo, hi = pending.pop()
+            try:
+                for page in self.client.pages(self.path, self._window(lo, hi)):
+                    yield self._fresh(page)
+                continue
+            except GitLabAPIError as exc:
+                if not is_statement_timeout(exc):
+                    raise
+            if self.last is not None and self.last > lo:
+                lo = self.last  # go on from what this window already gave
+            if (hi or now) - lo > self.min_window:
+                logger.info("%s: timed out from %s; halving the window", self.label, _micro(lo))
+                pending.extend(reversed(_halves(lo, hi, now)))
+                continue
+            logger.warning("%s: timed out from %s; reading that window project by project", self.label, _micro(lo))
+            yield from self._per_project(lo, hi)
+
+    def _window(self, lo: dt.datetime, hi: dt.datetime | None) -> dict[str, t.Any]:
+        self.windows.append((lo, hi))
+        params = {**self.params, "updated_after": _micro(lo)}
+        if hi is not None:
+            params["updated_before"] = _micro(hi - _MICROSECOND)
+        else:
+            params.pop("updated_before", None)
+        return params
+
+    def _per_project(self, lo: dt.datetime, hi: dt.datetime | None) -> t.Iterator[Page]:
+        """One window from every project's own listing, merged in `updated_at` order, a page at a time."""
+        self.windows.append((lo, hi))
+        window = {"updated_after": _micro(lo)}
+        if hi is not None:
+            window["updated_before"] = _micro(hi - _MICROSECOND)
+        streams = [self._project_records(path, {**params, **window}) for path, params in self.projects]
+        merged = heapq.merge(*streams, key=lambda record: _instant(record.get("updated_at")) or EARLIEST)
+        batch: list[t.Any] = []
+        for record in merged:
+            batch.append(record)
+            if len(batch) == PER_PAGE:
+                yield self._fresh(_page(batch, f"{self.path} (per project)"))
+                batch = []
+        if batch:
+            yield self._fresh(_page(batch, f"{self.path} (per project)"))
+
+    def _project_records(self, path: str, params: t.Mapping[str, t.Any]) -> t.Iterator[t.Any]:
+        try:
+            for page in self.client.pages(path, params):
+                yield from page.records
+        except ResourceUnavailable as exc:
+            # The group listing leaves out projects whose feature is off or hidden: so does this.
+            logger.info("%s: %s skipped in the per-project read: %s", self.label, path, exc)
+
+    def _fresh(self, page: Page) -> Page:
+        """`page` without records already emitted (a window resumed at the newest `updated_at` read)."""
+        fresh = []
+        for record in page.records:
+            instant = _instant(record.get("updated_at")) if isinstance(record, dict) else None
+            if instant is None:
+                fresh.append(record)
+                continue
+            if self.last is not None and instant == self.last and record.get("id") in self.at_last:
+                continue
+            if self.last is None or instant > self.last:
+                self.last, self.at_last = instant, set()
+            if instant == self.last:
+                self.at_last.add(record.get("id"))
+            fresh.append(record)
+        return _page(fresh, page.url)
+
+
+def _halves(lo: dt.datetime, hi: dt.datetime | None, now: dt.datetime) -> list[tuple[dt.datetime, dt.datetime | None]]:
+    """`[lo, hi)` cut in two at its middle (an open window, at the middle of what lies before `now`)."""
+    mid = lo + (max(hi or now, lo) - lo) / 2
+    return [(lo, mid), (mid, hi)]
+
+
+def _page(records: list[t.Any], url: str) -> Page:
+    return Page(records, url)
