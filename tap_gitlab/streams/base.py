@@ -35,6 +35,7 @@ from singer_sdk.streams import Stream
 
 from tap_gitlab.conform import Conformer
 from tap_gitlab.errors import ResourceUnavailable
+from tap_gitlab.progress import install_log_filters
 from tap_gitlab.narrowing import WindowNarrowing
 from tap_gitlab.pagination import UpdatedAtSeek
 
@@ -162,6 +163,7 @@ class GitLabStream(Stream):
         self._gitlab_tap = tap
         self._advancing = False
         self._child_route: str | None = None  # the child path this GitLab answered (None: none yet)
+        install_log_filters(self.logger.name)  # singer-sdk logs per stream on `tap-gitlab.<stream>`
 
     @classmethod
     def _load_schema(cls) -> dict[str, t.Any]:
@@ -240,7 +242,16 @@ class GitLabStream(Stream):
             # Milliseconds (the Singer convention), not singer-sdk's seconds: two runs within one second would
             # share a version, and the second could not delete what the first loaded.
             self._stream_version = self._gitlab_tap.initialized_at
-        yield from super()._sync_records(context, write_messages=write_messages)
+        tracked = write_messages and context is None and self.selected and self.enabled
+        if not tracked:
+            yield from super()._sync_records(context, write_messages=write_messages)
+            return
+        progress = self._gitlab_tap.progress
+        progress.stream_started(self.name, len(self.partitions or ()) or 1)
+        for record in super()._sync_records(context, write_messages=write_messages):
+            progress.record()
+            yield record
+        progress.stream_done()
         if not versioned:
             return
         missing = self.__dict__.get("_missing")
@@ -330,7 +341,9 @@ class GitLabStream(Stream):
         job = tap.prefetcher.take(
             tap.plan_key(self.name, context), produce=lambda: self.plan_partition(context).produce()
         )
-        logger.info("%s: %s: started", self.name, label)
+        logger.debug("%s: %s: started", self.name, label)
+        tap.progress.partition_started(job.counters)
+        skipped = False
         count = 0
         unsaved = 0  # records emitted since this partition's last STATE
         previous: Batch | None = None
@@ -355,10 +368,12 @@ class GitLabStream(Stream):
             logger.warning("%s: %s: skipped: %s", self.name, label, reason)
             tap.stats.skip(self.name, label, reason)
             self.not_in_full(f"{label} skipped")
+            skipped = True
         finally:
             job.cancelled.set()  # if the SDK stopped early, free the worker filling this queue
         tap.stats.records[self.name] += count
-        logger.info(
+        tap.progress.partition_done(skipped=skipped)
+        logger.debug(
             "%s: %s: %d records, %d requests, %.1f s",
             self.name,
             label,
@@ -606,4 +621,4 @@ class ScopeStream(GitLabStream):
             count += 1
             yield dict(record)
         self._gitlab_tap.stats.records[self.name] += count
-        logger.info("%s: %d records (from scope resolution)", self.name, count)
+        logger.debug("%s: %d records (from scope resolution)", self.name, count)
