@@ -170,5 +170,7 @@ def test_350_pipelines_at_one_updated_at_lose_none_and_repeat_at_most_one_page(t
     assert duplicates <= 100
     assert tied <= set(got)
     # The block was read by id with the exact filter, never by a link's second-precision timestamp.
-    assert any(q.get("order_by") == "id" and q.get("updated_before") == "2025-06-01T10:00:00.250999Z" for q in requests_made)
+    assert any(
+        q.get("order_by") == "id" and q.get("updated_before") == "2025-06-01T10:00:00.250999Z" for q in requests_made
+    )
     assert all("+00:00" not in (q.get("updated_after") or "") for q in requests_made)
