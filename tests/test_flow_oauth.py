@@ -381,3 +381,17 @@ def test_validate_checks_access_with_the_access_token_and_never_spends_the_refre
     assert revoked.returncode == 1 and "re-authorize the connector" in revoked.error and "\n" not in revoked.error
     assert gitlab.oauth_refreshes == 0 and encryption.requests == []
     assert not gitlab.oauth_refresh[REFRESH_TOKEN]["used"]
+
+
+def test_a_session_that_fails_after_a_rotation_keeps_the_update_and_ends_with_its_error(gitlab, encryption):
+    gitlab.faults.add("redirect", path=r"/issues", location="https://elsewhere.example/")
+    run = run_connector(_open(_config(gitlab, encryption), {}))
+    assert run.returncode == 1
+    (event,) = _config_updates(run)
+    assert run.logs.index(event) < len(run.logs) - 1 and run.logs[-1]["level"] == "error"
+    assert run.error.startswith("tap-gitlab: error: ") and "redirect" in run.error.lower(), run.error
+    # What Flow republishes still authenticates: the next sweep starts from it.
+    gitlab.faults.clear()
+    republished = encryption.decrypt(event["fields"]["config"])
+    assert run_connector(_open(republished, {})).returncode == 0
+    assert gitlab.oauth_refreshes == 1

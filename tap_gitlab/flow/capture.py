@@ -444,11 +444,9 @@ def run(open_request: dict[str, t.Any], out: Output) -> int:
         relay.start()
         try:
             return _run_tap(session, command, handback=theirs)
-        finally:
+        finally:  # nothing logged here: a failed session's error must stay the last line
             theirs.close()
             relay.close()
-            if relay.updates:
-                LOG.info(f"capture: handed {relay.updates} rotated OAuth token pair(s) back to Flow")
 
 
 def _run_tap(session: Session, command: list[str], handback: socket.socket | None = None) -> int:
