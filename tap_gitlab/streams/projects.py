@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import math
 import typing as t
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
@@ -281,15 +282,52 @@ class _EventReader:
                 window = _Window(window.first, window.first)
 
     def _read(self, window: _Window) -> t.Generator[Batch, None, _Outcome]:
-        """One window, every page by its next links (through empty pages): whether it ended at the cap."""
+        """One window, every page by its next links (through empty pages): whether it ended at the cap.
+
+        A window after a capped one starts with events already read; when its first page holds only those,
+        the pages that do are skipped (`_first_unread_page`) instead of being read again.
+        """
         url: str | None = self.client.url(self.path, {"per_page": PER_PAGE, **window.params()})
         outcome = _Outcome()
+        first = True
         while url is not None:
             body, response = self.client.get_json(url)
-            yield self._batch(body, url)
+            batch = self._batch(body, url)
+            yield batch
             outcome.observe(response, len(body) if isinstance(body, list) else 0)
             url = next_page_url(response, self.client.api_root)
+            if first and url is not None and not batch.records and self._all_read(body):
+                start = self._first_unread_page(window, _header_int(response.headers.get("X-Total-Pages"), 0))
+                if start > 2:
+                    url = self.client.url(self.path, {"per_page": PER_PAGE, "page": start, **window.params()})
+            first = False
         return outcome
+
+    def _all_read(self, body: t.Any) -> bool:
+        """Whether a page holds no event newer than the highest read (an empty page tells nothing)."""
+        ids = _ids(body)
+        return self.last_id is not None and bool(ids) and max(ids) <= self.last_id
+
+    def _first_unread_page(self, window: _Window, pages: int) -> int:
+        """The first page of `window` that may hold an event newer than the highest read, by bisection.
+
+        Everything up to that event came in the first 10,001 events of a window that contains this one, so
+        at most ceil(10,001 / per_page) pages hold only events already read. A page with nothing the token may
+        see counts as unread: at worst a few pages are read again, never one skipped.
+        """
+        capped_pages = math.ceil(EVENTS_COUNT_CAP / PER_PAGE)
+        low, high = 2, min(pages, capped_pages) if pages else capped_pages
+        if high - low < 3:
+            return low  # reading them costs no more than looking
+        while low < high:
+            middle = (low + high) // 2
+            url = self.client.url(self.path, {"per_page": PER_PAGE, "page": middle, **window.params()})
+            body, _response = self.client.get_json(url)
+            if self._all_read(body):
+                low = middle + 1
+            else:
+                high = middle
+        return low
 
     def _beyond_cap(self, window: _Window, outcome: _Outcome) -> t.Iterator[Batch]:
         """The pages of a capped window past its last linked page, up to the window's newest event."""
@@ -362,6 +400,12 @@ class _Outcome:
         # offset_pagination.rb sends no X-Total for an array of 10,000 or more; an older GitLab may send the
         # capped count itself. Either way the listing may hold more than its links reach.
         self.capped = total < 0 or total >= EVENTS_COUNT_CAP
+
+
+def _ids(body: t.Any) -> list[int]:
+    if not isinstance(body, list):
+        return []
+    return [int(record["id"]) for record in body if isinstance(record, dict) and "id" in record]
 
 
 def _header_int(value: str | None, default: int) -> int:
