@@ -1919,6 +1919,43 @@ class Dataset:
             "imported_from": "none",
             "noteable_iid": parent["iid"],
             "commands_changes": {},
+            **(self._diff_note(note_id, parent, when, people) if kind == "MergeRequest" and not system else {}),
+        }
+
+    def _diff_note(self, note_id: int, mr: Record, when: float, people: list[int]) -> Record:
+        """A third of a merge request's user notes are comments on its diff: a `DiffNote`, resolvable.
+
+        lib/api/entities/note.rb: `commit_id` and `position` (`Gitlab::Diff::Position#to_h`) for a DiffNote on
+        a merge request, `resolved`, `resolved_by` and `resolved_at` for resolvable notes. A generator of its
+        own, so that every other record stays as it was.
+        """
+        rng = random.Random(f"{self.seed}/diff-note/{note_id}")
+        if rng.random() >= 1 / 3:
+            return {}
+        resolved = rng.random() < 0.5
+        path = f"{_pick(rng, W.NOUNS)}/{_pick(rng, W.NOUNS)}.py"
+        line = rng.randint(1, 400)
+        return {
+            "type": "DiffNote",
+            "commit_id": mr["sha"],
+            "position": {
+                "base_sha": _sha(self.seed, "base", mr["id"]),
+                "start_sha": _sha(self.seed, "base", mr["id"]),
+                "head_sha": mr["sha"],
+                "old_path": path,
+                "new_path": path,
+                "position_type": "text",
+                "old_line": None,
+                "new_line": line,
+                "line_range": None,
+            },
+            "resolvable": True,
+            "resolved": resolved,
+            "resolved_by": self.user_basic[rng.choice(people)] if resolved else None,
+            # resolved within the hour, never after the merge request's last update
+            "resolved_at": db_time(max(when, min(when + 3600, parse_time(mr["updated_at"]) or when)))
+            if resolved
+            else None,
         }
 
     def _detailed_status(self, status: str, path: str) -> Record:
