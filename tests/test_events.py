@@ -246,3 +246,27 @@ def test_a_small_project_costs_one_request_as_a_single_listing_did(tmp_path):
     assert {e["id"] for e in events[-3:]} <= _ids(second.records["events"])
     assert full_requests == 1
     assert second_requests == 1
+
+
+@pytest.mark.parametrize("kill_after", [2_500, 10_060, 10_330])
+def test_sigkill_mid_listing_over_the_cap_then_resume_loses_nothing(tmp_path, kill_after):
+    """SIGKILL as tests/test_resume.py does (the lines after the kill point are lost), inside the first window,
+    at the cap, and inside the day's pages past it; the resumed run starts from the last STATE read."""
+    from tests.test_resume import run_segment
+
+    dataset, pid = _world(tmp_path, zone=ZONES["+14"])
+    bookmark = dataset.now
+    dataset.add_events(pid, 10_350, span=3 * 3600)
+    dataset.advance_clock(2 * DAY)
+    dataset.add_events(pid, 40, span=3600)
+    with GitLabSimulator(dataset, token=TOKEN) as sim:
+        config = _config(sim, dataset, pid)
+        catalog = _catalog(tmp_path / "discover", config)
+        first = run_segment(tmp_path / "first", config, catalog, _state(pid, bookmark), kill_after)
+        assert first.killed and first.last_state is not None
+        second = run_segment(tmp_path / "second", config, catalog, first.last_state, None)
+    assert second.returncode == 0, second.stderr[-3000:]
+    emitted = [r for stream, r in first.records + second.records if stream == "events"]
+    expected = _expected_since(dataset, pid, bookmark)
+    assert expected - _ids(emitted) == set(), f"records lost: {len(expected - _ids(emitted))}"
+    assert len(emitted) - len(_ids(emitted)) <= 100  # re-read after the resume: at most a page
