@@ -256,3 +256,28 @@ def test_a_run_killed_while_narrowing_resumes_from_its_state_with_nothing_lost(t
     print(f"issues: expected {len(expected)}, lost {len(lost)}, re-read after the kill {duplicates}")
     assert not lost
     assert duplicates <= 100 * len(dataset.top_group_paths())  # at most a page per partition
+
+
+def test_a_burst_no_window_can_hold_is_read_from_the_groups_projects_own_listings(tmp_path):
+    """A bulk edit touches 120 merge requests of one group within a second: windows cannot get below the limit."""
+    dataset = _world(tmp_path)
+    big = dataset.top_group_paths()[0]
+    touched = [mr for mr in dataset.expected("merge_requests", groups=[big])][:120]
+    for mr in touched:
+        dataset.update_merge_request(mr["project_id"], mr["iid"], title=mr["title"] + " (bulk edit)")
+    with GitLabSimulator(dataset, token=TOKEN) as sim:
+        config = _config(sim, dataset)
+        catalog = select(discover(tmp_path, config), ["merge_requests"])
+        sim.clear_requests()
+        run = run_tap(tmp_path / "run", config, catalog=catalog)
+        log = list(sim.requests)
+    assert run.returncode == 0, run.stderr[-3000:]
+    expected = {r["id"]: r["updated_at"] for r in dataset.expected("merge_requests", start_date=config["start_date"])}
+    got = collections.Counter(r["id"] for r in run.records["merge_requests"])
+    assert set(expected) <= set(got)
+    assert sum(n - 1 for n in got.values()) == 0
+    latest = {r["id"]: r["updated_at"] for r in run.records["merge_requests"]}
+    assert all(latest[mr["id"]].startswith(expected[mr["id"]][:19]) for mr in touched)  # the edited versions
+    per_project = [e for e in log if e.path.startswith("/api/v4/projects/") and e.path.endswith("/merge_requests")]
+    assert per_project and all("updated_before" in e.query or "updated_after" in e.query for e in per_project)
+    print(f"merge_requests: {len(expected)} expected, lost 0; {len(per_project)} per-project requests")
