@@ -195,6 +195,7 @@ def tap(tmp_path):
             assert result.returncode == 0, result.stderr[-3000:]
             return result
 
+        run.tmp, run.base, run.catalog = tmp_path, base, catalog  # type: ignore[attr-defined]
         yield sim, dataset, pid, run
 
 
@@ -277,8 +278,7 @@ def test_the_first_run_reads_the_listing_pages_and_for_every_branch_the_branches
     listings = [e for e in asked if e.path.endswith("/repository/commits")]
     assert len(listings) == pages
     assert len(asked) == pages + (1 if all_branches else 0)
-    state = next(p for p in first.last_state["bookmarks"]["commits"]["partitions"] if p["context"]["project_id"] == pid)
-    heads = state["branch_heads"]
+    heads = _heads(first.last_state, pid)
     assert heads["HEAD"] == dataset.data(pid).commits[0]["id"]
     if all_branches:
         assert {name: sha for name, sha in heads.items() if name != "HEAD"} == {
@@ -297,3 +297,31 @@ def test_a_state_without_heads_reads_the_whole_history_once_then_ranges(tap):
     pushed = dataset.push_commits(pid, "main", 2)
     third = run(again.last_state)
     assert _keys(third.records["commits"]) == collections.Counter((pid, c["id"]) for c in pushed)
+
+
+def test_a_branch_head_is_stored_only_once_its_commits_are_out(tap):
+    sim, dataset, pid, run = tap
+    first = run(commits_all_branches=True)
+    dataset.advance_clock(60)
+    on_main = dataset.push_commits(pid, "main", 2)
+    feature = next(b["name"] for b in dataset.data(pid).branches if not b["default"] and not b["merged"])
+    on_feature = dataset.push_commits(pid, feature, 2)
+    # The default branch's range is read first; every later listing of this project fails until the run stops.
+    rule = sim.faults.add("500", path=rf"^/api/v4/projects/{pid}/repository/commits$", after=1)
+    sim.clear_requests()
+    config = {"commits_all_branches": True}
+    stopped = run_tap(run.tmp / "stopped", {**run.base, **config}, catalog=run.catalog, state=first.last_state)
+    assert stopped.returncode != 0
+    sim.faults.remove(rule)
+    assert {c["id"] for c in on_main} <= {r["id"] for r in stopped.records["commits"]}
+    heads = _heads(stopped.last_state, pid)
+    assert heads["HEAD"] == heads["main"] == on_main[-1]["id"]
+    assert heads[feature] == _heads(first.last_state, pid)[feature]  # its commits never came out
+    resumed = run(stopped.last_state, **config)
+    assert _keys(resumed.records["commits"]) == collections.Counter((pid, c["id"]) for c in on_feature)
+    assert _heads(resumed.last_state, pid)[feature] == on_feature[-1]["id"]
+
+
+def _heads(state, pid):
+    partition = next(p for p in state["bookmarks"]["commits"]["partitions"] if p["context"]["project_id"] == pid)
+    return partition["branch_heads"]
