@@ -4,12 +4,16 @@ Every request to GitLab goes through `GitLabClient.request`. It is safe to call 
 thread has its own `requests.Session`, all share one `RateGovernor`, and a semaphore bounds how many
 requests are in flight.
 
-Error policy (DESIGN.md "Errors"):
+Error policy (DESIGN.md "Errors"). One retry budget per request (`tap_gitlab/retry.py`): at most 8 attempts
+in all, whatever fails and in whichever layer (`request` or `get_json`), with smaller shares for some kinds:
 
 | response | action |
 |---|---|
-| 429, 502, 503, 504, reset, timeout, bad body | retry with backoff, honouring Retry-After / RateLimit-Reset |
-| 500 | retry a few times, then a clear error |
+| 429 of one endpoint's limit (JSON body) | pause and then pace that endpoint alone (`EndpointGovernor`) |
+| 429 of the global limit | every worker waits for Retry-After / RateLimit-Reset; retry |
+| 502, 503, 504, reset, timeout, bad body | retry with exponential backoff |
+| 408 (statement timeout) | retry up to 3 attempts, then an error with status 408 (the caller narrows the request) |
+| 500 | retry up to 4 attempts, then a clear error |
 | 401 | OAuth: refresh once and retry; else "token invalid or expired" |
 | 403 / 404 | `ResourceUnavailable`: the caller skips the partition or stops naming the configured resource |
 | other 4xx | stop with GitLab's message, the method and the path |
@@ -20,7 +24,6 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
-import random
 import socket
 import ssl
 import threading
@@ -38,18 +41,21 @@ from tap_gitlab.auth import Auth, build_auth
 from tap_gitlab.concurrency import current_counters
 from tap_gitlab.errors import AuthError, GitLabAPIError, ResourceUnavailable, RunStopped, TransientError
 from tap_gitlab.pagination import UpdatedAtSeek, keep_filters, next_page_url, reroot, total_count
-from tap_gitlab.ratelimit import RateGovernor
+from tap_gitlab.ratelimit import EndpointGovernor, RateGovernor, route_template
+from tap_gitlab.retry import DEFAULT_POLICY, Kind, RetryBudget, RetryPolicy
 from tap_gitlab.settings import Settings
 
 logger = logging.getLogger("tap-gitlab")
 
 PER_PAGE = 100
-MAX_TRANSIENT_ATTEMPTS = 8  # 429 / 502 / 503 / 504 / resets / timeouts / bad bodies
-MAX_SERVER_ERROR_ATTEMPTS = 4  # 500
-MAX_REFUSED_ATTEMPTS = 4  # connection refused: a restarting server comes back fast, a wrong port never does
-MAX_HTML_ATTEMPTS = 2  # a 200 HTML page: once more in case a proxy flapped, then it is the wrong address
-MAX_BACKOFF_SECONDS = 60.0
-MAX_RETRY_AFTER_SECONDS = 900.0
+# One budget per request (tap_gitlab/retry.py), shared by every kind of failure; some kinds have a smaller share.
+MAX_TRANSIENT_ATTEMPTS = DEFAULT_POLICY.max_attempts  # in all: 429 / 502 / 503 / 504 / resets / timeouts / bodies
+MAX_SERVER_ERROR_ATTEMPTS = DEFAULT_POLICY.max_server_errors  # 500
+MAX_STATEMENT_TIMEOUT_ATTEMPTS = DEFAULT_POLICY.max_statement_timeouts  # 408
+MAX_REFUSED_ATTEMPTS = DEFAULT_POLICY.max_refused  # connection refused
+MAX_HTML_ATTEMPTS = DEFAULT_POLICY.max_html  # a 200 HTML page
+MAX_BACKOFF_SECONDS = DEFAULT_POLICY.max_delay
+MAX_RETRY_AFTER_SECONDS = DEFAULT_POLICY.max_retry_after
 _REDIRECTS = {301, 302, 303, 307, 308}
 
 
@@ -122,16 +128,38 @@ def _status_text(response: requests.Response) -> str:
     return text if text.startswith(status) else f"{status} {text}".strip()
 
 
+def _retry_after_header(response: requests.Response) -> float | None:
+    """Seconds to wait from `Retry-After` (seconds or HTTP date); None when absent or unreadable."""
+    value = (response.headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, parsed.timestamp() - time.time())
+
+
+def _endpoint_limited(response: requests.Response) -> bool:
+    """Whether a 429 comes from GitLab's application rate limiter (one endpoint's limit) rather than from the
+    global Rack::Attack throttles. The limiter answers JSON `{"message":{"error":...}}`
+    (`lib/api/helpers/rate_limiter.rb` via `render_api_error!` / `too_many_requests!`); Rack::Attack answers
+    plain text (`Retry later`, admin-configurable) with `RateLimit-*` headers (`lib/gitlab/rack_attack.rb`)."""
+    try:
+        body = response.json()
+    except ValueError:
+        # The Rails controllers' version (`app/controllers/concerns/check_rate_limit.rb`) renders the text.
+        return "requested too many times" in response.text and "RateLimit-Name" not in response.headers
+    return isinstance(body, dict) and "message" in body
+
+
 def _retry_after(response: requests.Response) -> float | None:
     """Seconds to wait from `Retry-After` (seconds or HTTP date), else from `RateLimit-Reset` (epoch)."""
-    value = response.headers.get("Retry-After")
-    if value:
-        value = value.strip()
-        if value.isdigit():
-            return float(value)
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        if parsed is not None:
-            return max(0.0, parsed.timestamp() - time.time())
+    wait = _retry_after_header(response)
+    if wait is not None:
+        return wait
     reset = response.headers.get("RateLimit-Reset")
     if reset and reset.strip().isdigit():
         return max(0.0, float(reset) - time.time())
@@ -180,13 +208,17 @@ def _verify_message(exc: BaseException) -> str:
 class GitLabClient:
     """A thread-safe GitLab REST client bound to one instance and one set of credentials."""
 
-    def __init__(self, settings: Settings, *, stats: RunStats | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, stats: RunStats | None = None, retry_policy: RetryPolicy | None = None
+    ) -> None:
         self.settings = settings
         self.api_root = settings.api_root
         root = urlsplit(self.api_root)
         self._origin = (root.scheme, root.hostname, root.port)
         self.stats = stats or RunStats()
+        self.retry_policy = retry_policy or DEFAULT_POLICY
         self.governor = RateGovernor(settings.requests_per_minute)
+        self.endpoints = EndpointGovernor()  # limits of single endpoints, learned from their 429s
         self._in_flight = threading.BoundedSemaphore(settings.max_concurrency)
         self._closed = threading.Event()
         self._local = threading.local()
@@ -235,20 +267,25 @@ class GitLabClient:
         parts = urlsplit(url)
         return (parts.scheme, parts.hostname, parts.port) == self._origin
 
-    def request(self, url: str, *, method: str = "GET") -> requests.Response:
+    def request(self, url: str, *, method: str = "GET", budget: RetryBudget | None = None) -> requests.Response:
         """Send one request to `url` (on `api_root`) with retries; return the successful response.
 
+        `budget` is the retry budget of the request these attempts belong to (`get_json` passes its own, so
+        that bad bodies and failed attempts draw from one budget); a fresh one from the policy when not given.
+
         Raises `ResourceUnavailable` on 403/404, `AuthError` on rejected credentials, `GitLabAPIError`
-        on other client errors or when retries are exhausted.
+        on other client errors or when the budget is spent (with `status` 408 after statement timeouts, so
+        that a caller can narrow the request).
         """
         if not self._same_origin(url):
             raise GitLabAPIError(f"refusing to send the token to another host ({urlsplit(url).hostname})")
-        transient_failures = 0
-        server_errors = 0
+        budget = budget if budget is not None else self.retry_policy.budget()
         refreshed = False
         redirects = 0
         while True:
-            if not self.governor.acquire(self._closed):
+            endpoint = self._endpoint(method, url)
+            sent_at = self.endpoints.acquire(endpoint, self._closed)
+            if sent_at is None or not self.governor.acquire(self._closed):
                 raise RunStopped(f"{method} {self._display(url)} not sent: the run is stopping")
             headers = {"User-Agent": self._user_agent, "Accept": "application/json", **self.auth.headers()}
             try:
@@ -273,7 +310,7 @@ class GitLabClient:
                 requests.Timeout,
                 requests.exceptions.ChunkedEncodingError,
             ) as exc:
-                transient_failures += 1
+                self.endpoints.failed(endpoint)
                 reason = type(exc).__name__
                 cause = _connection_failure(exc)
                 if cause == "unresolvable":
@@ -286,19 +323,26 @@ class GitLabClient:
                         f"TLS certificate verification failed for {self._origin[1]} ({_verify_message(exc)}); "
                         "if the instance uses a private or self-signed CA, set ca_bundle to its PEM file"
                     ) from None
-                if cause == "refused" and transient_failures >= MAX_REFUSED_ATTEMPTS:
-                    raise GitLabAPIError(
-                        f"nothing is listening at {self._origin[1]}:{urlsplit(url).port or ''} (connection "
-                        f"refused {transient_failures} times); check api_url and that GitLab is up"
-                    ) from None
-                if transient_failures >= MAX_TRANSIENT_ATTEMPTS:
+                kind: Kind = "refused" if cause == "refused" else "transient"
+                if not budget.spend(kind):
+                    if kind == "refused" and budget.count(kind) >= self.retry_policy.max_refused:
+                        raise GitLabAPIError(
+                            f"nothing is listening at {self._origin[1]}:{urlsplit(url).port or ''} (connection "
+                            f"refused {budget.count(kind)} times); check api_url and that GitLab is up"
+                        ) from None
                     raise GitLabAPIError(
                         f"GitLab did not answer {method} {self._display(url)} after "
-                        f"{transient_failures} attempts ({reason}); check api_url and the network"
+                        f"{budget.attempts} attempts ({reason}); check api_url and the network"
                     ) from None
-                self._backoff(transient_failures, None, reason, url)
+                self._backoff(budget.attempts, None, reason, url)
                 continue
 
+            if status == 429 and _endpoint_limited(response):
+                # One endpoint's own limit: pause and pace that endpoint alone; the others go on.
+                wait = self.endpoints.throttled(endpoint, sent_at, _retry_after_header(response))
+                self._retry_or_raise(budget, "transient", response, method, url, wait=wait, rate_limited=True)
+                continue
+            self.endpoints.answered(endpoint, sent_at)
             if status in (200, 201):
                 return response
             if status in _REDIRECTS:
@@ -326,28 +370,22 @@ class GitLabClient:
                 raise ResourceUnavailable(
                     f"{self._gitlab_text(response)} on {method} {self._display(url)}", status=status
                 )
-            if status == 429 or status in (502, 503, 504):
-                transient_failures += 1
-                wait = _retry_after(response) if status == 429 else None
-                if status == 429:
-                    self.governor.pause(wait if wait is not None else min(2.0**transient_failures, 60.0))
-                if transient_failures >= MAX_TRANSIENT_ATTEMPTS:
-                    raise GitLabAPIError(
-                        f"GitLab kept answering {status} to {method} {self._display(url)} after "
-                        f"{transient_failures} attempts; try again later",
-                        status=status,
-                    )
-                self._backoff(transient_failures, wait, f"HTTP {status}", url, rate_limited=status == 429)
+            if status == 429:
+                # The global limit (Rack::Attack): every worker waits until its window resets.
+                global_wait = _retry_after(response)
+                self.governor.pause(global_wait if global_wait is not None else min(2.0 ** (budget.attempts + 1), 60.0))
+                self._retry_or_raise(budget, "transient", response, method, url, wait=global_wait, rate_limited=True)
+                continue
+            if status in (502, 503, 504):
+                self._retry_or_raise(budget, "transient", response, method, url)
+                continue
+            if status == 408:
+                # A database statement timeout (`lib/api/merge_requests.rb` rescues QueryCanceled with 408):
+                # a few retries, then an error with status 408 on which the caller narrows the request.
+                self._retry_or_raise(budget, "statement_timeout", response, method, url)
                 continue
             if status >= 500:
-                server_errors += 1
-                if server_errors >= MAX_SERVER_ERROR_ATTEMPTS:
-                    raise GitLabAPIError(
-                        f"GitLab answered {self._gitlab_text(response)} to {method} {self._display(url)} "
-                        f"{server_errors} times; try again later or check the instance's health",
-                        status=status,
-                    )
-                self._backoff(server_errors, None, f"HTTP {status}", url)
+                self._retry_or_raise(budget, "server_error", response, method, url)
                 continue
             raise GitLabAPIError(
                 f"GitLab answered {self._gitlab_text(response)} to {method} {self._display(url)}",
@@ -355,27 +393,29 @@ class GitLabClient:
             )
 
     def get_json(self, url: str) -> tuple[t.Any, requests.Response]:
-        """GET `url` and decode its JSON body; a truncated or non-JSON body (a proxy's HTML page) is retried."""
-        attempts = 0
+        """GET `url` and decode its JSON body; a truncated or non-JSON body (a proxy's HTML page) is retried,
+        within the same retry budget as the request's other failures (one budget per request, not one per
+        layer)."""
+        budget = self.retry_policy.budget()
         while True:
-            response = self.request(url)
+            response = self.request(url, budget=budget)
             try:
                 return response.json(), response
             except ValueError:
-                attempts += 1
                 kind = response.headers.get("Content-Type", "unknown type").split(";")[0].strip()
-                if kind == "text/html" and attempts >= MAX_HTML_ATTEMPTS:
-                    # A successful HTML answer is a web page (a login or landing page), not a passing fault.
-                    raise GitLabAPIError(
-                        f"GET {self._display(url)} answered an HTML page, not GitLab's JSON API; check that "
-                        "api_url is the GitLab instance's address (not a proxy, login or landing page)"
-                    ) from None
-                if attempts >= MAX_TRANSIENT_ATTEMPTS:
+                html = kind == "text/html"
+                if not budget.spend("html" if html else "transient"):
+                    if html and budget.count("html") >= self.retry_policy.max_html:
+                        # A successful HTML answer is a web page (a login or landing page), not a passing fault.
+                        raise GitLabAPIError(
+                            f"GET {self._display(url)} answered an HTML page, not GitLab's JSON API; check that "
+                            "api_url is the GitLab instance's address (not a proxy, login or landing page)"
+                        ) from None
                     raise GitLabAPIError(
                         f"GitLab's answer to GET {self._display(url)} is not valid JSON ({kind}) after "
-                        f"{attempts} attempts; is api_url the GitLab instance and not a proxy or login page?"
+                        f"{budget.attempts} attempts; is api_url the GitLab instance and not a proxy or login page?"
                     ) from None
-                self._backoff(attempts, None, f"invalid JSON body ({kind})", url)
+                self._backoff(budget.attempts, None, f"invalid JSON body ({kind})", url)
 
     def pages(self, path: str, params: t.Mapping[str, t.Any] | None = None) -> t.Iterator[Page]:
         """Every page of a listing, following next links; `per_page=100` unless given."""
@@ -459,13 +499,54 @@ class GitLabClient:
         except ValueError:
             return
 
+    def _endpoint(self, method: str, url: str) -> str:
+        """The route template of `url` (`GET /projects/:id/jobs`): what GitLab's endpoint limits count per."""
+        path = urlsplit(url).path
+        root_path = urlsplit(self.api_root).path
+        if path.startswith(root_path):
+            path = path[len(root_path) :]
+        return route_template(method, path)
+
+    def _retry_or_raise(
+        self,
+        budget: RetryBudget,
+        kind: Kind,
+        response: requests.Response,
+        method: str,
+        url: str,
+        *,
+        wait: float | None = None,
+        rate_limited: bool = False,
+    ) -> None:
+        """Spend one attempt of `budget` on a failed answer: back off, or raise the error for its status."""
+        status = response.status_code
+        if budget.spend(kind):
+            self._backoff(budget.attempts, wait, f"HTTP {status}", url, rate_limited=rate_limited)
+            return
+        if kind == "transient":
+            raise GitLabAPIError(
+                f"GitLab kept answering {status} to {method} {self._display(url)} after "
+                f"{budget.attempts} attempts; try again later",
+                status=status,
+            )
+        times = budget.count(kind)
+        in_all = f" ({budget.attempts} failed attempts in all)" if budget.attempts != times else ""
+        advice = (
+            "the database query timed out; narrow the request or try again later"
+            if kind == "statement_timeout"
+            else "try again later or check the instance's health"
+        )
+        raise GitLabAPIError(
+            f"GitLab answered {self._gitlab_text(response)} to {method} {self._display(url)} {times} times{in_all}; "
+            f"{advice}",
+            status=status,
+        )
+
     def _backoff(self, attempt: int, wait: float | None, reason: str, url: str, *, rate_limited: bool = False) -> None:
         if self._closed.is_set():
             raise RunStopped(f"GET {self._display(url)} not retried: the run is stopping")
         self.stats.count_retry(rate_limited=rate_limited)
-        if wait is None:
-            wait = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
-        wait = min(wait, MAX_RETRY_AFTER_SECONDS)
+        wait = self.retry_policy.delay(attempt, wait)
         logger.warning("Retrying GET %s in %.1f s after %s (attempt %d)", self._display(url), wait, reason, attempt)
         if self._closed.wait(wait):
             raise RunStopped(f"GET {self._display(url)} not retried: the run is stopping")
