@@ -152,6 +152,50 @@ def test_a_skipped_partition_deletes_nothing_of_its_stream(world):
     assert any(k[0] == refused for k in complete["branches"])
 
 
+def _full_table(catalog: dict[str, t.Any], streams: set[str]) -> dict[str, t.Any]:
+    """`catalog` with `streams` read as FULL_TABLE (what Meltano's `metadata: {stream: {replication-method:
+    FULL_TABLE}}` writes)."""
+    catalog = json.loads(json.dumps(catalog))
+    for entry in catalog["streams"]:
+        if entry["tap_stream_id"] in streams:
+            entry["replication_method"] = "FULL_TABLE"
+            for meta in entry["metadata"]:
+                if meta["breadcrumb"] == []:
+                    meta["metadata"]["forced-replication-method"] = "FULL_TABLE"
+    return catalog
+
+
+def test_a_deleted_issue_stays_through_incremental_runs_and_goes_with_a_full_table_read(tmp_path):
+    ds = Dataset.generate(size="tiny", seed=8)
+    with GitLabSimulator(ds, token=TOKEN) as sim:
+        config = sim_config(sim, TOKEN, groups=ds.top_group_paths())
+        catalog = select(discover(tmp_path, config), ["issues", "issue_notes"])
+        first = run_tap(tmp_path / "first", config, catalog=catalog)
+        assert first.returncode == 0, first.stderr[-2000:]
+        warehouse = load({}, first)
+        issue = next(
+            i for i in ds.expected("issues") if any(n["noteable_id"] == i["id"] for n in ds.expected("issue_notes"))
+        )
+        ds.delete_issue(issue["project_id"], issue["iid"])
+        # GitLab records no event for a deleted issue; incremental runs cannot see that it is gone.
+        second = run_tap(tmp_path / "second", config, catalog=catalog, state=first.last_state)
+        assert activations(second) == {}
+        load(warehouse, second)
+        assert (issue["id"],) in warehouse["issues"]
+        # Read as full table (even with the incremental state still passed), the issue and its notes go.
+        full = run_tap(
+            tmp_path / "full", config, catalog=_full_table(catalog, {"issues", "issue_notes"}), state=second.last_state
+        )
+        assert full.returncode == 0, full.stderr[-2000:]
+        assert set(activations(full)) == {"issues", "issue_notes"}
+        load(warehouse, full)
+        assert set(warehouse["issues"]) == {(i["id"],) for i in ds.expected("issues")}
+        assert (issue["id"],) not in warehouse["issues"]
+        notes = {record["noteable_id"] for _, record in warehouse["issue_notes"].values()}
+        assert issue["id"] not in notes
+        assert len(warehouse["issue_notes"]) == len(ds.expected("issue_notes"))
+
+
 def test_deletions_can_be_turned_off(world):
     _ds, _sim, config, catalog, tmp = world
     run = run_tap(tmp / "off", {**config, "emit_activate_version_messages": False}, catalog=catalog)

@@ -413,10 +413,14 @@ class GitLabStream(Stream):
 
     def progress(self, context: Context | None) -> dict[str, t.Any]:
         """Where an interrupted run left a listing that had no bookmark yet (empty: start at the beginning)."""
+        if self.replication_method == "FULL_TABLE":
+            return {}  # a full-table read reads everything, whatever an earlier run left in the state
         return dict(self.get_context_state(context).get(PROGRESS_KEY) or {})
 
     def boundary(self, context: Context | None) -> tuple[str | None, frozenset[t.Any]]:
         """The fan-out bookmark and the parents at exactly that value whose children were already read."""
+        if self.replication_method == "FULL_TABLE":
+            return None, frozenset()  # a full-table read re-reads every parent's children (deletions need all)
         state = self.get_context_state(context)
         bookmark = state.get("replication_key_value")
         if bookmark is None or state.get("boundary_value") != bookmark:

@@ -2888,6 +2888,17 @@ class Dataset:
             g.labels[:] = [lab for lab in g.labels if lab["id"] != label_id]
 
     @_mutation
+    def delete_issue(self, project_id: int, iid: int) -> None:
+        """`DELETE /projects/:id/issues/:issue_iid` (lib/api/issues.rb): Issuable::DestroyService destroys the
+        issue and its notes and creates no event (app/services/issuable/destroy_service.rb), so no listing,
+        filter or event shows that it is gone."""
+        with self.lock:
+            d = self.data(project_id)
+            issue = d.issue_by_iid.pop(iid)
+            d.issues[:] = [i for i in d.issues if i is not issue]
+            d.issue_notes.pop(iid, None)
+
+    @_mutation
     def rename_project(self, project_id: int, new_path: str) -> Record:
         """Move a project to a new path in its namespace; the old path answers 301 (§1 "Moved project paths")."""
         with self.lock:
