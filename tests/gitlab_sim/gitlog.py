@@ -9,8 +9,8 @@ sent at all with `all=true`), `since` as `after`, `until` as `before`, `first_pa
 `--after`/`--before`, `--first-parent`, `--topo-order` for `order=topo`, and `--all --reverse` for `all`, the
 revision as one argument (so `a..b` and `a...b` ranges work; whitespace is refused as an invalid argument,
 which the API answers 400 `ref_name is invalid`). A revision git cannot resolve (an unknown name, a sha that
-was garbage-collected, a range with such an end) makes Gitaly answer NotFound "commits not found", which
-`Repository#log` rescues (`rescue Gitlab::Git::Repository::CommitNotFound` → `[]`): the API answers 200 with
+was garbage-collected, a range with such an end) makes Gitaly answer NotFound "commits not found"
+(`wrapGitLogCmdError`), which `Gitlab::Git::Repository#log` (`lib/gitlab/git/repository.rb`) rescues (`rescue Gitlab::Git::Repository::CommitNotFound` → `[]`): the API answers 200 with
 an empty list, exactly as for a range with nothing in it.
 
 git's rules modelled here (git's `revision.c`):
