@@ -10,8 +10,12 @@ sent at all with `all=true`), `since` as `after`, `until` as `before`, `first_pa
 revision as one argument (so `a..b` and `a...b` ranges work; whitespace is refused as an invalid argument,
 which the API answers 400 `ref_name is invalid`). A revision git cannot resolve (an unknown name, a sha that
 was garbage-collected, a range with such an end) makes Gitaly answer NotFound "commits not found"
-(`wrapGitLogCmdError`), which `Gitlab::Git::Repository#log` (`lib/gitlab/git/repository.rb`) rescues (`rescue Gitlab::Git::Repository::CommitNotFound` → `[]`): the API answers 200 with
-an empty list, exactly as for a range with nothing in it.
+(`wrapGitLogCmdError`), which `Gitlab::Git::Repository#log` (`lib/gitlab/git/repository.rb`) rescues
+(`rescue Gitlab::Git::Repository::CommitNotFound` → `[]`): the API answers 200 with an empty list, exactly as
+for a range with nothing in it.
+
+Not modelled: `--all` on GitLab also starts from refs/merge-requests/*, refs/pipelines/* and keep-around refs
+(here: branches and tags); `path`/`--follow`; `trailers` parsing (always `{}`).
 
 git's rules modelled here (git's `revision.c`):
 - `--after` compares the committer date (`commit->date`). In a plain walk a commit older than it is not shown
