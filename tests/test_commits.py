@@ -325,3 +325,14 @@ def test_a_branch_head_is_stored_only_once_its_commits_are_out(tap):
 def _heads(state, pid):
     partition = next(p for p in state["bookmarks"]["commits"]["partitions"] if p["context"]["project_id"] == pid)
     return partition["branch_heads"]
+
+
+def test_switching_on_commits_all_branches_reads_only_what_the_other_branches_add(tap):
+    _sim, dataset, pid, run = tap
+    first = run()
+    second = run(first.last_state, commits_all_branches=True)
+    emitted = _keys(first.records["commits"] + second.records["commits"])
+    assert emitted == _expected(dataset, pid, all_branches=True)  # every commit once over both runs
+    back = run(second.last_state)
+    assert back.records["commits"] == []
+    assert set(_heads(back.last_state, pid)) == set(_heads(second.last_state, pid))  # branch heads kept

@@ -107,7 +107,7 @@ class _HistoryReader:
             head: list[str] = []
             yield from self._read(None, pin=head)
             if head:
-                yield Batch([], progress={DEFAULT_HEAD: head[0]})
+                yield Batch([], progress={**self.known, DEFAULT_HEAD: head[0]})
             return
         page = next(iter(self.client.pages(self.path, {"per_page": 1})), None)
         if page is None or not page.records:
@@ -115,7 +115,8 @@ class _HistoryReader:
         new = str(page.records[0]["id"])
         if new != old:
             yield from self._range(old, new, None)
-            yield Batch([], progress={DEFAULT_HEAD: new})
+            # Other branches' heads (from a run with commits_all_branches) stay: switching back reads less.
+            yield Batch([], progress={**self.known, DEFAULT_HEAD: new})
 
     def every_branch(self) -> t.Iterator[Batch]:
         branches = [
