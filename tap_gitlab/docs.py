@@ -135,9 +135,26 @@ def stream_table_markdown() -> str:
     return "\n".join(lines)
 
 
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _meltano_kinds() -> dict[str, str]:
+    """Each setting's kind in meltano.yml (the repository's; none beside an installed package)."""
+    path = ROOT / "meltano.yml"
+    if not path.exists():
+        return {}
+    project = yaml.safe_load(path.read_text())
+    extractor = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-gitlab")
+    return {setting["name"]: setting.get("kind", "string") for setting in extractor.get("settings", [])}
+
+
 def settings_table_markdown() -> str:
-    """The settings table, from the settings schema."""
-    lines = ["| setting | type | default | description |", "|---|---|---|---|"]
+    """The settings table, from the settings schema and meltano.yml's kinds."""
+    meltano = _meltano_kinds()
+    lines = [
+        "| setting | type | default | Meltano (environment variable, kind) | description |",
+        "|---|---|---|---|---|",
+    ]
     for name, spec in SETTINGS_SCHEMA["properties"].items():
         kinds = spec.get("type") or [option.get("type") for option in spec.get("anyOf", [])]
         kinds = [kinds] if isinstance(kinds, str) else kinds
@@ -145,7 +162,8 @@ def settings_table_markdown() -> str:
         default = spec.get("default")
         default_text = "" if default is None else f"`{json.dumps(default)}`"
         secret = " **Secret.**" if spec.get("secret") else ""
-        lines.append(f"| `{name}` | {kind} | {default_text} | {spec.get('description', '')}{secret} |")
+        env = f"`TAP_GITLAB_{name.upper()}`, {meltano[name]}" if name in meltano else "not in meltano.yml"
+        lines.append(f"| `{name}` | {kind} | {default_text} | {env} | {spec.get('description', '')}{secret} |")
     return "\n".join(lines)
 
 
@@ -162,7 +180,7 @@ def plugin_definition_yaml(meltano_yml: str) -> str:
     definition = {"name": "tap-gitlab", "variant": "tap-gitlab-connector", **extractor, "pip_url": PLUGIN_PIP_URL}
     header = (
         f"# Generated from meltano.yml by `python -m tap_gitlab.docs`; do not edit.\n"
-        f"# meltano add extractor tap-gitlab --from-ref {PLUGIN_DEFINITION}\n"
+        f"# meltano add --plugin-type extractor tap-gitlab --from-ref {PLUGIN_DEFINITION}\n"
         "# then set pip_url to where the tap comes from (a wheel's path, `-e <checkout>`, or the distribution).\n"
     )
     return header + yaml.safe_dump(definition, sort_keys=False, width=120, allow_unicode=True)
@@ -180,10 +198,9 @@ def render_readme(text: str) -> str:
 
 
 def main() -> None:
-    root = pathlib.Path(__file__).resolve().parent.parent
-    readme = root / "README.md"
+    readme = ROOT / "README.md"
     readme.write_text(render_readme(readme.read_text()))
-    (root / PLUGIN_DEFINITION).write_text(plugin_definition_yaml((root / "meltano.yml").read_text()))
+    (ROOT / PLUGIN_DEFINITION).write_text(plugin_definition_yaml((ROOT / "meltano.yml").read_text()))
 
 
 if __name__ == "__main__":

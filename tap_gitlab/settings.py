@@ -73,14 +73,14 @@ SETTINGS_SCHEMA: dict[str, t.Any] = {
         "groups": {
             **_STRING_OR_LIST,
             "title": "Groups",
-            "description": "Groups to extract, as full paths or numeric ids (a list or a space-separated string). "
-            "Their subgroups and all their projects are included.",
+            "description": "Groups to extract, as full paths or numeric ids (a list, or text separated by spaces "
+            "or commas, or a JSON list). Their subgroups and all their projects are included.",
         },
         "projects": {
             **_STRING_OR_LIST,
             "title": "Projects",
             "description": "Projects to extract, as full paths (group/project) or numeric ids "
-            "(a list or a space-separated string).",
+            "(a list, or text separated by spaces or commas, or a JSON list).",
         },
         "start_date": {
             "type": ["string", "null"],
