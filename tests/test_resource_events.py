@@ -81,4 +81,7 @@ def test_off_by_default(tmp_path):
         assert run.returncode == 0, run.stderr[-3000:]
         assert not any(EVENTS.search(entry.path) for entry in sim.requests)
         assert all(not run.records.get(name) for name in STREAMS)
-        assert "Stream issue_label_events is selected but fetch_resource_events is false: skipped" in run.stderr
+        # Selected, but off: no SCHEMA (no empty table in a target), and one line naming the setting.
+        assert "issue_label_events" not in run.schemas
+        assert "Opt-in streams whose setting is off, not extracted: " in run.stderr
+        assert "issue_label_events (fetch_resource_events)" in run.stderr

@@ -124,4 +124,6 @@ def test_off_by_default(tmp_path):
         assert run.returncode == 0, run.stderr[-3000:]
         assert run.records.get("trigger_jobs", []) == []
         assert _asked(sim.requests, BRIDGES) == []
-        assert "Stream trigger_jobs is selected but fetch_trigger_jobs is false: skipped" in run.stderr
+        # Selected, but off: no SCHEMA (no empty table in a target), and one line naming the setting.
+        assert "trigger_jobs" not in run.schemas
+        assert "trigger_jobs (fetch_trigger_jobs)" in run.stderr
