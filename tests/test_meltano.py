@@ -5,9 +5,11 @@
 - a bad value is the tap's one line naming the setting;
 - meltano.yml's capabilities are `tap-gitlab --about`'s; its validation groups are a token or OAuth credentials;
 - the plugin definition (plugins/extractors/tap-gitlab.yml) is current and `meltano add --from-ref` takes it;
-- the distribution builds as a wheel named apart from PyPI's tap-gitlab, with every stream's schema inside.
+- the distribution builds as a wheel named apart from PyPI's tap-gitlab, with every stream's schema inside;
+- opt-in streams whose setting is off are not selected by default and, selected anyway, send no SCHEMA.
 
-Skipped, with the reason, when Meltano is not installed outside CI; in CI (CI=true) that fails.
+The Meltano tests are skipped, with the reason, when Meltano is not installed outside CI; in CI (CI=true)
+that fails.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import yaml
 from tap_gitlab.docs import PLUGIN_DEFINITION, plugin_definition_yaml
 from tap_gitlab.settings import SETTINGS_SCHEMA, normalize
 from tap_gitlab.streams import STREAM_TYPES
+from tests.gitlab_sim import Dataset, GitLabSimulator
+from tests.tap_harness import all_opt_ins, discover, run_tap, select, sim_config
 
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
@@ -271,3 +275,43 @@ def test_the_distribution_builds_as_a_wheel_named_apart_from_pypis_tap_gitlab_wi
         assert f"tap_gitlab/schemas/{stream.name}.json" in names, stream.name
     assert "tap-gitlab = tap_gitlab.cli:main" in entry_points
     assert "flow-source-gitlab = tap_gitlab.flow.__main__:main" in entry_points
+
+
+# -- the Singer catalog: opt-in streams ----------------------------------------------------------------------
+
+DISCOVER_CONFIG = {"api_url": "https://127.0.0.1:9", "private_token": "glpat-discover-0123456789"}
+OPT_IN = {cls.name: cls.opt_in_setting for cls in STREAM_TYPES if cls.opt_in_setting}
+
+
+def _top_metadata(catalog: dict) -> dict[str, dict]:
+    return {
+        entry["tap_stream_id"]: next(m["metadata"] for m in entry["metadata"] if m["breadcrumb"] == [])
+        for entry in catalog["streams"]
+    }
+
+
+def test_opt_in_streams_are_not_selected_by_default_while_their_setting_is_off(tmp_path):
+    off = _top_metadata(discover(tmp_path / "off", DISCOVER_CONFIG))
+    on = _top_metadata(discover(tmp_path / "on", {**DISCOVER_CONFIG, **all_opt_ins()}))
+    assert len(OPT_IN) >= 11
+    for name, meta in off.items():
+        expected = name not in OPT_IN
+        assert meta["selected-by-default"] is expected, name
+        assert meta["selected"] is expected, name
+    assert all(meta["selected-by-default"] and meta["selected"] for meta in on.values())
+
+
+def test_a_catalog_selecting_every_stream_sends_no_schema_for_opt_in_streams_whose_setting_is_off(tmp_path):
+    """Meltano's default select rule `*.*` selects every stream: the off ones still make no table."""
+    dataset = Dataset.generate(size="tiny", seed=3)
+    with GitLabSimulator(dataset, token=TOKEN) as sim:
+        config = sim_config(sim, TOKEN, groups=dataset.top_group_paths())
+        run = run_tap(tmp_path / "run", config, catalog=select(discover(tmp_path, config), None))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert set(run.schemas) == {cls.name for cls in STREAM_TYPES} - set(OPT_IN)
+    assert not set(run.records) & set(OPT_IN)
+    lines = [line for line in run.stderr.splitlines() if "Opt-in streams whose setting is off" in line]
+    assert len(lines) == 1, lines
+    for name, setting in OPT_IN.items():
+        assert f"{name} ({setting})" in lines[0]
+    assert "is selected but" not in run.stderr
