@@ -20,6 +20,7 @@ with three differences, each decided here, in one place:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 import typing as t
@@ -91,6 +92,12 @@ def utc_timestamp(value: str) -> str:
         return value  # already in this form (GitLab's database timestamps)
     if len(value) < 19 or value[10] not in "Tt ":
         return value  # a date, or not a timestamp
+    return _to_utc(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _to_utc(value: str) -> str:
+    # Cached: the same git dates come back in every job of a commit, every branch and tag at it, ...
     try:
         parsed = dt.datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
     except ValueError:
@@ -181,13 +188,15 @@ def _conform_object(value: dict[str, t.Any], plan: _Object, parent: str | None, 
             if not plan.additional:
                 unmapped.append(path)
             continue
-        if prop.items is not None and isinstance(elem, list):
+        kind = type(elem)
+        if kind is list or kind is dict:
             path = name if parent is None else f"{parent}.{name}"
-            out[name] = _conform_list(elem, prop.items, path, unmapped)
-        elif prop.obj is not None and isinstance(elem, dict):
-            out[name] = _conform_object(elem, prop.obj, name if parent is None else f"{parent}.{name}", unmapped)
-        elif isinstance(elem, dict | list):  # an object without properties, a tuple: as GitLab sent it
-            out[name] = _carried(elem, name, name if parent is None else f"{parent}.{name}", unmapped)
+            if kind is list and prop.items is not None:
+                out[name] = _conform_list(elem, prop.items, path, unmapped)
+            elif kind is dict and prop.obj is not None:
+                out[name] = _conform_object(elem, prop.obj, path, unmapped)
+            else:  # an object without properties, a tuple, a shape the schema does not expect: as GitLab sent it
+                out[name] = _carried(elem, name, path, unmapped)
         else:
             out[name] = _primitive(elem, prop)
     return out
