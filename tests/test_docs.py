@@ -47,3 +47,38 @@ def test_instantiating_the_tap_leaves_the_settings_schema_alone():
     TapGitLab(config={"api_url": "http://127.0.0.1:9", "private_token": "x"}, parse_env_config=False)
     assert "stream_maps" in TapGitLab.config_jsonschema["properties"]
     assert sorted(SETTINGS_SCHEMA["properties"]) == before
+
+
+def _stream_rows() -> dict[str, list[str]]:
+    text = (ROOT / "README.md").read_text()
+    table = text.split("<!-- stream-table:begin -->")[1].split("<!-- stream-table:end -->")[0]
+    rows = {}
+    for line in table.strip().splitlines()[2:]:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        rows[cells[0].strip("`")] = cells
+    return rows
+
+
+def test_the_stream_tables_partitions_are_the_keys_of_a_real_runs_state(tmp_path):
+    """The README says what each stream's state is keyed by; a real run's STATE says the same (issues: by group)."""
+    from tests.gitlab_sim import Dataset, GitLabSimulator
+    from tests.tap_harness import all_opt_ins, discover, run_tap, select, sim_config
+
+    dataset = Dataset.generate(size="tiny", seed=3)
+    token = "glpat-docs-partitions-0123456789"
+    with GitLabSimulator(dataset, token=token) as sim:
+        config = sim_config(sim, token, groups=dataset.top_group_paths(), **all_opt_ins())
+        run = run_tap(tmp_path / "run", config, catalog=select(discover(tmp_path, config), None))
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = _stream_rows()
+    assert "top group (`group_id`)" in rows["issues"][2]
+    assert "top group (`group_id`)" in rows["merge_requests"][2]
+    bookmarks = run.last_state["bookmarks"]
+    checked = 0
+    for name, state in bookmarks.items():
+        keys = {key for partition in state.get("partitions", []) for key in partition["context"]}
+        for key in keys:
+            assert f"`{key}" in rows[name][2], f"{name}: the README's partitions ({rows[name][2]}) omit {key}"
+        checked += bool(keys)
+    assert {key for p in bookmarks["issues"]["partitions"] for key in p["context"]} == {"group_id"}
+    assert checked >= 20
