@@ -35,7 +35,8 @@ logger = logging.getLogger("tap-gitlab")
 
 PROGRESS_ENV = "TAP_GITLAB_PROGRESS_SECONDS"
 DEFAULT_PROGRESS_SECONDS = 5.0
-_SDK_DIR = str(Path(singer_sdk.__file__).resolve().parent)
+# Where singer-sdk's code is, as its log records name it (the path it was imported from, and the real one).
+_SDK_DIRS = tuple({os.path.dirname(singer_sdk.__file__), str(Path(singer_sdk.__file__).resolve().parent)})
 # singer-sdk's INFO lines that stay INFO: the version banner, once per run.
 _SDK_KEPT = ("Meltano SDK v",)
 
@@ -58,7 +59,7 @@ class RoutineToDebug(logging.Filter):
     """singer-sdk's routine INFO lines become DEBUG (shown only when the log level is DEBUG)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno != logging.INFO or not record.pathname.startswith(_SDK_DIR):
+        if record.levelno != logging.INFO or not record.pathname.startswith(_SDK_DIRS):
             return True
         if any(kept in record.getMessage() for kept in _SDK_KEPT):
             return True
