@@ -170,6 +170,9 @@ class _Endpoint:
     closed_since: float | None = None  # unknown window: the run that ended in a 429 began here ...
     closed_passed: int = 0  # ... and let this many through; the window's length is learned on reopening
     probe: bool = False  # unknown window: one request is testing whether it reopened
+    lesson_start: float = 0.0  # start of GitLab's window the last lesson counted in
+    lesson_cap: int | None = None  # the most the last lesson may set the limit to (below the limit paced before)
+    logged: bool = True  # whether the last lesson was logged (once its late answers are in)
 
     @property
     def window(self) -> float:
@@ -240,6 +243,9 @@ class EndpointGovernor:
                 else:
                     if state.closed_since is not None:
                         state.probe = True
+                    if not state.logged and state.limit is not None:
+                        state.logged = True
+                        self._log(endpoint, state)
                     state.sent.append(now)
                     return now
                 delay = max(delay, 0.01)
@@ -255,11 +261,19 @@ class EndpointGovernor:
             state = self._state(endpoint)
             state.answered.append(sent_at)
             state.probe = False
-            if state.closed_since is not None and sent_at >= state.learned_at:
+            if sent_at < state.learned_at:
+                # Sent before the lesson's 429 came back but answered after it (a 429 is rendered faster than
+                # a page): GitLab let it through in that window too.
+                if state.closed_since is not None and sent_at >= state.closed_since:
+                    state.closed_passed += 1
+                elif state.limit is not None and sent_at >= state.lesson_start:
+                    state.limit = min(state.limit + 1, state.lesson_cap or state.limit + 1)
+                return
+            if state.closed_since is not None:
                 # An unknown window reopened: it lasted at most from the run's start to now.
                 state.interval = max(1.0, round(sent_at - state.closed_since))
                 state.limit = self._lowered(state.limit, state.closed_passed)
-                self._log(endpoint, state)
+                state.logged = False
                 state.closed_since = None
                 state.backoffs = 0
             if state.run_start is None:
@@ -293,8 +307,11 @@ class EndpointGovernor:
                 else:
                     start = math.floor(sent_at / state.interval) * state.interval
                     passed = sum(1 for sent in state.answered if sent >= start)
-                    state.limit = self._lowered(state.limit, passed)
-                    self._log(endpoint, state)
+                    before = state.limit
+                    state.limit = self._lowered(before, passed)
+                    state.lesson_start = start
+                    state.lesson_cap = None if before is None else self._lowered(before, before)
+                    state.logged = False
             state.run_start, state.run_count = None, 0
             if retry_after is not None:
                 wait = retry_after
