@@ -41,15 +41,15 @@ def dataset() -> Dataset:
     return Dataset.generate(size="small", seed=11)
 
 
-def _sim(dataset: Dataset, **limiter: t.Any) -> GitLabSimulator:
-    limits = ApplicationRateLimiter({"jobs_index": THRESHOLD}, {"jobs_index": INTERVAL}, **limiter)
+def _sim(dataset: Dataset, threshold: int = THRESHOLD, interval: int = INTERVAL, **limiter: t.Any) -> GitLabSimulator:
+    limits = ApplicationRateLimiter({"jobs_index": threshold}, {"jobs_index": interval}, **limiter)
     # The global limit is on too (generous): its RateLimit-* headers come on every answer, the endpoint's 429 too.
     return GitLabSimulator(dataset, token=TOKEN, rate_limit_per_minute=1_000_000, app_rate_limits=limits)
 
 
-def _client(sim: GitLabSimulator, endpoints: EndpointGovernor | None = None) -> GitLabClient:
+def _client(sim: GitLabSimulator, endpoints: EndpointGovernor | None = None, workers: int = WORKERS) -> GitLabClient:
     settings = normalize(
-        {"api_url": sim.base_url, "private_token": TOKEN, "requests_per_minute": 100000, "max_concurrency": WORKERS}
+        {"api_url": sim.base_url, "private_token": TOKEN, "requests_per_minute": 100000, "max_concurrency": workers}
     )
     client = GitLabClient(settings)
     if endpoints is not None:
@@ -65,8 +65,8 @@ def _jobs_urls(client: GitLabClient, dataset: Dataset, count: int) -> list[str]:
     ]
 
 
-def _fetch(client: GitLabClient, urls: list[str]) -> list[t.Any]:
-    with ThreadPoolExecutor(WORKERS) as pool:
+def _fetch(client: GitLabClient, urls: list[str], workers: int = WORKERS) -> list[t.Any]:
+    with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(lambda url: client.get_json(url)[0], urls))
 
 
@@ -75,19 +75,41 @@ def _jobs_log(sim: GitLabSimulator) -> list[t.Any]:
     return [entry for entry in sim.requests if entry.path.endswith("/jobs")]
 
 
-def _run(dataset: Dataset, count: int, *, learn: bool, **limiter: t.Any) -> tuple[list[t.Any], list[t.Any], t.Any]:
-    """Fetch `count` job listings with WORKERS threads under the modelled limit: (bodies, sim log, client)."""
-    with _sim(dataset, **limiter) as sim:
-        client = _client(sim, EndpointGovernor(learn=learn) if not learn else None)
+def _run(
+    dataset: Dataset,
+    count: int,
+    *,
+    learn: bool,
+    threshold: int = THRESHOLD,
+    interval: int = INTERVAL,
+    workers: int = WORKERS,
+) -> tuple[list[t.Any], t.Any]:
+    """Fetch `count` job listings with `workers` threads under the modelled limit: (simulator log, client)."""
+    with _sim(dataset, threshold, interval) as sim:
+        client = _client(sim, workers=workers)
         urls = _jobs_urls(client, dataset, count)
         sim.app_limits, limits = None, sim.app_limits
-        reference = _fetch(client, urls)  # the same listings without the limit
+        reference = _fetch(client, urls, workers)  # the same listings without the limit
         sim.clear_requests()
         sim.app_limits = limits
-        client = _client(sim, EndpointGovernor(learn=learn) if not learn else None)
-        bodies = _fetch(client, urls)
+        client = _client(sim, None if learn else EndpointGovernor(learn=False), workers)
+        bodies = _fetch(client, urls, workers)
         assert bodies == reference  # every listing read, each whole
-        return bodies, _jobs_log(sim), client
+        return _jobs_log(sim), client
+
+
+def measure(count: int, threshold: int, interval: int, workers: int) -> str:
+    """One line: the 429s and seconds of `count` job listings under a modelled limit, learned and blind."""
+    dataset = Dataset.generate(size="small", seed=11)
+    figures = []
+    for learn in (True, False):
+        started = time.monotonic()
+        log, _ = _run(dataset, count, learn=learn, threshold=threshold, interval=interval, workers=workers)
+        throttled = sum(1 for entry in log if entry.status == 429)
+        figures.append(
+            f"{'with' if learn else 'without'} learning {throttled} 429s in {time.monotonic() - started:.0f} s"
+        )
+    return f"{count} job listings, {workers} workers, limit {threshold} per {interval} s: " + "; ".join(figures)
 
 
 def test_the_simulator_answers_an_exceeded_endpoint_limit_as_gitlab_does(dataset):
@@ -134,8 +156,8 @@ def test_routes_are_keyed_by_their_template():
 
 def test_a_modelled_jobs_limit_is_learned_and_paced_so_few_429s_come(dataset):
     count = 24
-    _, learned_log, client = _run(dataset, count, learn=True)
-    _, blind_log, _ = _run(dataset, count, learn=False)
+    learned_log, client = _run(dataset, count, learn=True)
+    blind_log, _ = _run(dataset, count, learn=False)
     learned = sum(1 for entry in learned_log if entry.status == 429)
     blind = sum(1 for entry in blind_log if entry.status == 429)
     print(
@@ -259,3 +281,10 @@ def test_a_tap_run_under_a_jobs_limit_completes_with_every_job_and_few_429s(tmp_
     print(f"\ntap run, jobs stream, limit 6 per {INTERVAL} s: {len(listings)} project job listings, {throttled} 429s")
     assert 1 <= throttled <= 4  # the tap's 4 workers
     assert "pacing that endpoint" in limited.stderr
+
+
+if __name__ == "__main__":
+    # python -m tests.test_endpoint_rate_limits LISTINGS THRESHOLD INTERVAL WORKERS (e.g. 600 60 6 16)
+    import sys
+
+    print(measure(*(int(arg) for arg in sys.argv[1:5])))
