@@ -368,7 +368,14 @@ class GitLabSimulator:
 
     # -- rate limit (§4.2) ------------------------------------------------------------------------------------------
     def rate_limit(self) -> tuple[bool, list[tuple[str, str]]]:
-        """(allowed, headers) for one request in Rack::Attack's fixed 60 s window."""
+        """(allowed, headers) for one request in Rack::Attack's fixed 60 s window.
+
+        The global throttle (`throttle_authenticated_api`, gitlabhq `lib/gitlab/rack_attack.rb`): its 429 is
+        plain text (`Gitlab::Throttle.rate_limiting_response_text`, `Retry later`) with `RateLimit-*`,
+        `RateLimit-ResetTime` and `Retry-After` = the rest of the period (`throttled_response_headers`). The
+        per-endpoint limits of the application rate limiter are a different system (app_limits.py): their 429s
+        carry these headers only as every answer does, describing this global quota, not theirs.
+        """
         limit = self.rate_limit_per_minute
         if not limit:
             return True, []
