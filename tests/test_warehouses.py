@@ -209,12 +209,26 @@ def _duckdb_query(path: Path, sql: str) -> list[list[t.Any]]:
     return t.cast(list[list[t.Any]], json.loads(proc.stdout))
 
 
+def _project_copy(tmp: Path) -> Path:
+    """A project of its own, reusing the installed plugins: Meltano keeps the discovered catalog in
+    .meltano/run/tap-gitlab/, which two runs side by side in one project would overwrite for each other."""
+    root = tmp / "project"
+    (root / ".meltano").mkdir(parents=True)
+    shutil.copy(PROJECT / "meltano.yml", root / "meltano.yml")
+    for kind in ("extractors", "loaders"):
+        (root / ".meltano" / kind).symlink_to(PROJECT / ".meltano" / kind)
+    return root
+
+
 def _meltano_run(loader: str, env: dict[str, str], log: Path) -> tuple[str, float]:
-    """`meltano run tap-gitlab <loader>`; the log, and the seconds it took."""
+    """`meltano run tap-gitlab <loader>` in a copy of the project beside `log`; the log, and the seconds it took."""
+    project = log.parent / "project"
+    if not project.exists():
+        _project_copy(log.parent)
     started = time.monotonic()
     proc = subprocess.run(
         [str(MELTANO), "run", "tap-gitlab", loader],
-        cwd=PROJECT,
+        cwd=project,
         env=env,
         capture_output=True,
         text=True,
