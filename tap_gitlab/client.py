@@ -218,7 +218,8 @@ class GitLabClient:
         self.stats = stats or RunStats()
         self.retry_policy = retry_policy or DEFAULT_POLICY
         self.governor = RateGovernor(settings.requests_per_minute)
-        self.endpoints = EndpointGovernor()  # limits of single endpoints, learned from their 429s
+        # Limits of single endpoints, learned from their 429s.
+        self.endpoints = EndpointGovernor(max_wait=self.retry_policy.max_retry_after)
         self._in_flight = threading.BoundedSemaphore(settings.max_concurrency)
         self._closed = threading.Event()
         self._local = threading.local()
@@ -373,7 +374,8 @@ class GitLabClient:
             if status == 429:
                 # The global limit (Rack::Attack): every worker waits until its window resets.
                 global_wait = _retry_after(response)
-                self.governor.pause(global_wait if global_wait is not None else min(2.0 ** (budget.attempts + 1), 60.0))
+                pause = global_wait if global_wait is not None else min(2.0 ** (budget.attempts + 1), 60.0)
+                self.governor.pause(min(pause, self.retry_policy.max_retry_after))
                 self._retry_or_raise(budget, "transient", response, method, url, wait=global_wait, rate_limited=True)
                 continue
             if status in (502, 503, 504):

@@ -204,11 +204,13 @@ class EndpointGovernor:
         clock: t.Callable[[], float] = time.time,
         margin: float = 0.25,
         learn: bool = True,
+        max_wait: float = 900.0,
     ) -> None:
         self._known = dict(KNOWN_LIMITS if known is None else known)
         self._clock = clock  # wall clock: GitLab's windows are aligned to Unix time
         self._margin = margin  # seconds added to the sliding window (latency between our send and GitLab's count)
         self._learn = learn  # False: only wait after each 429, never pace (to measure what learning saves)
+        self._max_wait = max_wait  # the retry policy's cap on a server-given wait
         self._lock = threading.Lock()
         self._endpoints: dict[str, _Endpoint] = {}
         self.waited_seconds = 0.0
@@ -321,6 +323,7 @@ class EndpointGovernor:
             else:
                 state.backoffs += 1 if lesson else 0  # 429s of requests already in flight do not double it
                 wait = min(60.0, 2.0 ** max(1, state.backoffs))
+            wait = min(wait, self._max_wait)
             state.paused_until = max(state.paused_until, now + wait)
             return wait
 
