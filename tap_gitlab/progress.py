@@ -190,7 +190,8 @@ class Progress:
                 left = running / stream.done * (stream.partitions - stream.done)
                 estimate = f"; about {left:.0f} s left" if left >= 1 else "; less than 1 s left"
             logger.info(
-                "%s: %s records, %d/%d partitions, %s requests in %.0f s; run: %s requests, %.1f/s, %d answered 429%s",
+                "%s: %s records, %d/%d partitions, %s requests in %.0f s; run: %s requests, %.1f/s, %d retries, "
+                "%d answered 429%s",
                 stream.name,
                 _count(stream.records),
                 stream.done,
@@ -199,6 +200,7 @@ class Progress:
                 running,
                 _count(requests),
                 rate,
+                self.stats.retries,
                 self.stats.rate_limited,
                 estimate,
             )

@@ -30,7 +30,8 @@ INTERVAL = 0.1
 LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \| (\w+)\s*\| (\S+)\s*\| (.*)$")
 PROGRESS = re.compile(
     r"^(?P<stream>\w+): (?P<records>[\d,]+) records, (?P<done>\d+)/(?P<total>\d+) partitions, (?P<requests>[\d,]+) "
-    r"requests in \d+ s; run: [\d,]+ requests, [\d.]+/s, (?P<r429>\d+) answered 429(?P<estimate>; .* left)?$"
+    r"requests in \d+ s; run: [\d,]+ requests, [\d.]+/s, (?P<retries>\d+) retries, (?P<r429>\d+) answered 429"
+    r"(?P<estimate>; .* left)?$"
 )
 DONE = re.compile(r"^(?P<stream>\w+): done in [\d.]+ s: (?P<records>[\d,]+) records, (\d+)/(\d+) partitions")
 # What used to be INFO once per partition (the tap's own lines and singer-sdk's).
@@ -125,6 +126,7 @@ def test_each_stream_logs_progress_at_the_interval_then_one_done_line(slow_run):
     # The run's 429 answers, from the merge request listing on.
     merge_requests = [match for _, match in _progress(info, "merge_requests")]
     assert merge_requests and int(merge_requests[-1]["r429"]) == 1
+    assert int(merge_requests[-1]["retries"]) >= 1
 
 
 def test_no_per_partition_line_at_info_and_the_summary_stays(slow_run):
