@@ -886,8 +886,6 @@ class Dataset:
             "import_status": "finished" if mirror_url else "none",
             "import_error": None,
             "open_issues_count": 0,
-            "description_html_version": None,
-            "updated_by": None,
             "ci_default_git_depth": 20,
             "ci_delete_pipelines_in_seconds": None,
             "ci_forward_deployment_enabled": True,
