@@ -394,11 +394,11 @@ class GitLabClient:
                 status=status,
             )
 
-    def get_json(self, url: str) -> tuple[t.Any, requests.Response]:
+    def get_json(self, url: str, *, retry_policy: RetryPolicy | None = None) -> tuple[t.Any, requests.Response]:
         """GET `url` and decode its JSON body; a truncated or non-JSON body (a proxy's HTML page) is retried,
         within the same retry budget as the request's other failures (one budget per request, not one per
-        layer)."""
-        budget = self.retry_policy.budget()
+        layer). `retry_policy` replaces the client's for this request (the narrowing's smaller shares)."""
+        budget = (retry_policy or self.retry_policy).budget()
         while True:
             response = self.request(url, budget=budget)
             try:
@@ -419,15 +419,18 @@ class GitLabClient:
                     ) from None
                 self._backoff(budget.attempts, None, f"invalid JSON body ({kind})", url)
 
-    def pages(self, path: str, params: t.Mapping[str, t.Any] | None = None) -> t.Iterator[Page]:
-        """Every page of a listing, following next links; `per_page=100` unless given."""
+    def pages(
+        self, path: str, params: t.Mapping[str, t.Any] | None = None, *, retry_policy: RetryPolicy | None = None
+    ) -> t.Iterator[Page]:
+        """Every page of a listing, following next links; `per_page=100` unless given. `retry_policy`
+        replaces the client's for these requests (the narrowing's smaller shares, tap_gitlab/narrowing.py)."""
         query = {"per_page": PER_PAGE, **(params or {})}
         url: str | None = self.url(path, query)
         # Listings sorted by updated_at are read by seeking on updated_after: offsets shift when records change.
         seek = UpdatedAtSeek.for_listing(path, query)
         offset_next: str | None = None  # where offset paging would have gone, should seeking not work
         while url is not None:
-            body, response = self.get_json(url)
+            body, response = self.get_json(url, retry_policy=retry_policy)
             if isinstance(body, dict):  # a single object where a list was expected: one page of one record
                 yield Page([body], url)
                 return

@@ -17,16 +17,30 @@ a group, `GitLabStream.group_listing_path`) that still fails is narrowed (`Windo
    busy week does not make every later window small). The last window has no `updated_before`, so records
    updated while the tap runs are read too;
 2. a window that still times out at `MIN_WINDOW` is read from the per-project listings of the group's selected
-   projects with the same window, merged in `updated_at` order.
+   projects with the same window, merged in `updated_at` order (a burst: many records edited at once);
+3. a too-big query is local: the window right after one read project by project is as narrow as it (or its
+   parent, one halving wider), and answers unless it holds a burst too. So when the next group window fails
+   as well, before the group listing answered any page since, the listing fails whatever the window (a
+   persistent fault, not a statement timeout): the whole rest of the range is read from the per-project
+   listings at once and the group listing is not asked again in this read (`gave_up`). On a listing that
+   fails on every request, narrowing costs at most ceil(log2(range / MIN_WINDOW)) + 2 group requests (one
+   descent to `MIN_WINDOW`, then one more), before: about 2 x range / MIN_WINDOW, each retried with
+   backoff. Narrowed group requests are tried `NARROWED_ATTEMPTS` times on a 500 or 408, not the policy's
+   3-4 (a narrower request is the better retry); the first request of the listing and the per-project
+   requests keep the client's policy.
 
 Records come out in `updated_at` order throughout (windows in order, each read by the seek of
 `GitLabClient.pages`), so the stream's bookmark after every page is a valid resume point: a crash in a window
 resumes at the bookmark, and that run narrows again from there. A window that fails after some of its pages
-were read goes on from the newest `updated_at` read, dropping the records already emitted at exactly it.
+were read goes on from the newest `updated_at` read, dropping the records already emitted at exactly it; so
+does the per-project read of the rest (it starts at that instant, and the merge of the projects' listings
+is in `updated_at` order like the group's). Nothing is lost: consecutive windows, and the rest, tile the
+range to the microsecond; no record is emitted twice within one read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import heapq
 import logging
@@ -37,6 +51,7 @@ from tap_gitlab.errors import GitLabAPIError, ResourceUnavailable
 
 if t.TYPE_CHECKING:
     from tap_gitlab.client import GitLabClient
+    from tap_gitlab.retry import RetryPolicy
 
 logger = logging.getLogger("tap-gitlab")
 
@@ -47,6 +62,8 @@ MIN_WINDOW = dt.timedelta(hours=1)
 EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
 PER_PAGE = 100
+# Attempts of one narrowed group request on a 500 or 408 (the first request of the listing keeps the policy's).
+NARROWED_ATTEMPTS = 2
 
 
 def is_statement_timeout(exc: BaseException) -> bool:
@@ -98,6 +115,7 @@ class WindowNarrowing:
         self.last: dt.datetime | None = None  # the newest updated_at emitted
         self.at_last: set[t.Any] = set()  # ids emitted at exactly that updated_at
         self.windows: list[tuple[dt.datetime, dt.datetime | None]] = []  # every window requested, in order
+        self.gave_up = False  # the group listing failed whatever the window: the rest came from the projects
 
     def pages(self) -> t.Iterator[Page]:
         """Every page of the listing: as asked while GitLab answers it, then narrowed."""
@@ -118,25 +136,61 @@ class WindowNarrowing:
         start = _instant(self.params.get("updated_after")) or EARLIEST
         end = _instant(self.params.get("updated_before"))  # the caller's own bound (inclusive), if any
         first = max(start, self.last) if self.last else start
+        stop = end + _MICROSECOND if end else None  # the exclusive end of the whole range (None: open)
         # Windows still to read, the next one last: halving a window replaces it by its two halves.
-        pending = list(reversed(_halves(first, end + _MICROSECOND if end else None, now)))
+        pending = list(reversed(_halves(first, stop, now)))
+        # A window was read project by project and the group listing has answered no page since.
+        fell_back = False
         while pending:
             lo, hi = pending.pop()
+            answered = False
             try:
-                for page in self.client.pages(self.path, self._window(lo, hi)):
+                for page in self.client.pages(self.path, self._window(lo, hi), **self._narrowed_retries()):
+                    answered = True
                     yield self._fresh(page)
+                fell_back = False
                 continue
             except GitLabAPIError as exc:
                 if not is_statement_timeout(exc):
                     raise
+            if answered:
+                fell_back = False
             if self.last is not None and self.last > lo:
                 lo = self.last  # go on from what this window already gave
+            if fell_back:
+                # The window next to one already read project by project (as narrow as it, or its parent)
+                # fails too, and nothing answered in between: no window is small enough, the listing itself
+                # fails. The rest of the range comes from the projects' listings; no more narrowing.
+                self.gave_up = True
+                logger.warning(
+                    "%s: the group listing fails whatever the window (from %s); reading the rest project by project",
+                    self.label,
+                    _micro(lo),
+                )
+                yield from self._per_project(lo, stop)
+                return
             if (hi or now) - lo > self.min_window:
                 logger.info("%s: timed out from %s; halving the window", self.label, _micro(lo))
                 pending.extend(reversed(_halves(lo, hi, now)))
                 continue
             logger.warning("%s: timed out from %s; reading that window project by project", self.label, _micro(lo))
+            fell_back = True
             yield from self._per_project(lo, hi)
+
+    def _narrowed_retries(self) -> dict[str, t.Any]:
+        """The retry policy of a narrowed group request: one retry of a 500 or 408, not three. A narrowed
+        request that times out again is answered by a narrower one (or by the projects' listings), which
+        retrying the same query cannot beat; a fake client without a policy keeps its own."""
+        policy: RetryPolicy | None = getattr(self.client, "retry_policy", None)
+        if policy is None:
+            return {}
+        return {
+            "retry_policy": dataclasses.replace(
+                policy,
+                max_server_errors=min(policy.max_server_errors, NARROWED_ATTEMPTS),
+                max_statement_timeouts=min(policy.max_statement_timeouts, NARROWED_ATTEMPTS),
+            )
+        }
 
     def _window(self, lo: dt.datetime, hi: dt.datetime | None) -> dict[str, t.Any]:
         self.windows.append((lo, hi))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import itertools
+import math
 import typing as t
 
 import pytest
@@ -21,6 +22,7 @@ import requests
 from tap_gitlab.client import Page
 from tap_gitlab.errors import GitLabAPIError, ResourceUnavailable
 from tap_gitlab.narrowing import WindowNarrowing
+from tap_gitlab.retry import RetryPolicy
 from tests.gitlab_sim import Dataset, GitLabSimulator
 from tests.tap_harness import discover, run_tap, select, sim_config
 from tests.test_resume import run_segment
@@ -154,6 +156,66 @@ def test_a_listing_that_times_out_after_some_pages_goes_on_from_the_newest_recor
     _assert_complete_and_sorted(got, fake)
     resumed = fake.calls[1][1]
     assert _parse(resumed["updated_after"]) == _parse(got[299]["updated_at"])
+
+
+@pytest.mark.parametrize("start", [None, "2024-01-01T00:00:00.000Z"])
+def test_a_group_listing_that_fails_on_every_request_completes_from_the_projects_in_a_bounded_number_of_requests(
+    start,
+):
+    """A persistent fault, not a big query: every window fails. One descent to MIN_WINDOW, one more failure,
+    then the whole rest from the projects' listings (before: ~2 x range / 1 h windows, each retried)."""
+    fake = FakeGitLab(_records(600, burst=50), limit=-1)  # the group listing fails whatever it is asked
+    narrowing = _narrowing(fake, **({"updated_after": start} if start else {}))
+    got = _read(narrowing)
+    _assert_complete_and_sorted(got, fake)
+    group = [params for path, params in fake.calls if path == GROUP]
+    first = _parse(start) if start else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    descent = math.ceil(math.log2((NOW - first) / dt.timedelta(hours=1)))
+    # The first request, the descent (each halving's first half), and the window after the first fallback.
+    assert len(group) <= 1 + descent + 2, len(group)
+    assert narrowing.gave_up
+    per_project = [(path, params) for path, params in fake.calls if path.startswith("/projects/")]
+    assert len(per_project) == 2 * 5  # the one-hour window, then the rest: each project twice
+    rest = per_project[5:]
+    assert all("updated_before" not in params for _, params in rest)  # the rest is open: nothing left behind
+    rest_from = fake.calls.index(rest[0])
+    assert all(path != GROUP for path, _ in fake.calls[rest_from:])  # never back to the group listing
+
+
+def test_after_a_burst_read_project_by_project_the_group_listing_is_asked_again_when_it_answers():
+    """A burst window falls back to the projects; the next window answers, so the group listing goes on."""
+    fake = FakeGitLab(_records(500, burst=400), limit=300)
+    narrowing = _narrowing(fake, updated_after="2024-01-01T00:00:00.000Z")
+    _assert_complete_and_sorted(_read(narrowing), fake)
+    assert not narrowing.gave_up
+    last_project_call = max(i for i, (path, _) in enumerate(fake.calls) if path.startswith("/projects/"))
+    assert any(path == GROUP for path, _ in fake.answered[-3:])
+    assert fake.calls[-1][0] == GROUP and last_project_call < len(fake.calls) - 1
+
+
+def test_narrowed_group_requests_retry_a_500_once_and_others_keep_the_clients_policy():
+    policy = RetryPolicy()
+    seen: list[tuple[str, RetryPolicy | None]] = []
+
+    class Client:
+        retry_policy = policy
+
+        def pages(self, path, params, retry_policy=None):
+            seen.append((path, retry_policy))
+            if path == GROUP:
+                raise GitLabAPIError("GitLab answered 500 4 times", status=500)
+            yield Page([], path)
+
+    projects = [(f"/projects/{pid}/issues", dict(LISTING)) for pid in range(1, 3)]
+    narrowing = WindowNarrowing(
+        Client(), GROUP, {**LISTING, "updated_after": "2025-12-01T00:00:00.000Z"}, projects, now=NOW
+    )  # type: ignore[arg-type]
+    assert _read(narrowing) == []
+    assert seen[0] == (GROUP, None)  # the listing as asked: the client's own policy
+    narrowed = [used for path, used in seen[1:] if path == GROUP]
+    assert narrowed and all(used and used.max_server_errors == used.max_statement_timeouts == 2 for used in narrowed)
+    assert all(used is None for path, used in seen if path.startswith("/projects/"))
+    assert policy.max_server_errors == 4  # the shared policy is not changed
 
 
 @pytest.mark.parametrize("status", [400, 403, 404, 502])
