@@ -35,9 +35,9 @@ from singer_sdk.streams import Stream
 
 from tap_gitlab.conform import Conformer
 from tap_gitlab.errors import ResourceUnavailable
-from tap_gitlab.progress import install_log_filters
 from tap_gitlab.narrowing import WindowNarrowing
 from tap_gitlab.pagination import UpdatedAtSeek
+from tap_gitlab.progress import install_log_filters
 
 if t.TYPE_CHECKING:
     from tap_gitlab.client import GitLabClient, Page

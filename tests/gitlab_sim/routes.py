@@ -132,15 +132,15 @@ class Listing:
     transform: t.Callable[[Record], Record] | None = None
     transform_key: str = ""  # names the transform for the encoded-record cache
     index: dict[int, int] | None = None
+    page_reversed: bool = False  # each offset page in reverse (commits with all=true: git's --reverse)
+    # Records with equal `order_field` come in another order on each request (no id tie-break, see
+    # `shuffle_ties`).
+    unordered_ties: bool = False
     # Events (app/finders/events_finder.rb `paginated_filtered_by_user_visibility`): the page is cut from the
     # whole relation, its total is a count capped at `count_cap`, and records failing `visible` are dropped
     # from the page after it was cut (see `Routes._paginate_filtered`).
     count_cap: int | None = None
     visible: t.Callable[[Record], bool] | None = None
-    page_reversed: bool = False  # each offset page in reverse (commits with all=true: git's --reverse)
-    # Records with equal `order_field` come in another order on each request (no id tie-break, see
-    # `shuffle_ties`).
-    unordered_ties: bool = False
 
 
 @dataclass
