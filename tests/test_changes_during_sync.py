@@ -251,7 +251,7 @@ def test_client_pages_by_offset_when_the_endpoint_ignores_updated_after(monkeypa
     client = GitLabClient(normalize({"api_url": "http://127.0.0.1:9", "private_token": TOKEN}))
     seen_urls = []
 
-    def get_json(url):
+    def get_json(url, **_options):
         seen_urls.append(url)
         query = parse_qs(urlsplit(url).query)
         page = int(query.get("page", ["1"])[0])
@@ -282,7 +282,7 @@ def test_client_seeks_after_each_page_of_a_sorted_listing(monkeypatch):
     client = GitLabClient(normalize({"api_url": "http://127.0.0.1:9", "private_token": TOKEN}))
     calls = []
 
-    def get_json(url):
+    def get_json(url, **_options):
         calls.append(url)
         query = parse_qs(urlsplit(url).query)
         since = query.get("updated_after", [""])[0]
