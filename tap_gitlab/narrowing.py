@@ -48,6 +48,7 @@ import typing as t
 
 from tap_gitlab.client import Page
 from tap_gitlab.errors import GitLabAPIError, ResourceUnavailable
+from tap_gitlab.pagination import micro_text, parse_instant
 
 if t.TYPE_CHECKING:
     from tap_gitlab.client import GitLabClient
@@ -71,20 +72,6 @@ def is_statement_timeout(exc: BaseException) -> bool:
     return (
         isinstance(exc, GitLabAPIError) and not isinstance(exc, ResourceUnavailable) and exc.status in TIMEOUT_STATUSES
     )
-
-
-def _instant(value: t.Any) -> dt.datetime | None:
-    if not isinstance(value, str) or len(value) < 19:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
-
-
-def _micro(instant: dt.datetime) -> str:
-    return instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class WindowNarrowing:
@@ -133,8 +120,8 @@ class WindowNarrowing:
 
     def _narrowed(self) -> t.Iterator[Page]:
         now = self.now or dt.datetime.now(dt.UTC)
-        start = _instant(self.params.get("updated_after")) or EARLIEST
-        end = _instant(self.params.get("updated_before"))  # the caller's own bound (inclusive), if any
+        start = parse_instant(self.params.get("updated_after")) or EARLIEST
+        end = parse_instant(self.params.get("updated_before"))  # the caller's own bound (inclusive), if any
         first = max(start, self.last) if self.last else start
         stop = end + _MICROSECOND if end else None  # the exclusive end of the whole range (None: open)
         # Windows still to read, the next one last: halving a window replaces it by its two halves.
@@ -165,15 +152,15 @@ class WindowNarrowing:
                 logger.warning(
                     "%s: the group listing fails whatever the window (from %s); reading the rest project by project",
                     self.label,
-                    _micro(lo),
+                    micro_text(lo),
                 )
                 yield from self._per_project(lo, stop)
                 return
             if (hi or now) - lo > self.min_window:
-                logger.info("%s: timed out from %s; halving the window", self.label, _micro(lo))
+                logger.info("%s: timed out from %s; halving the window", self.label, micro_text(lo))
                 pending.extend(reversed(_halves(lo, hi, now)))
                 continue
-            logger.warning("%s: timed out from %s; reading that window project by project", self.label, _micro(lo))
+            logger.warning("%s: timed out from %s; reading that window project by project", self.label, micro_text(lo))
             fell_back = True
             yield from self._per_project(lo, hi)
 
@@ -193,22 +180,23 @@ class WindowNarrowing:
         }
 
     def _window(self, lo: dt.datetime, hi: dt.datetime | None) -> dict[str, t.Any]:
+        """The group listing's parameters for `[lo, hi)` (no `updated_before` for an open end)."""
+        params = {k: v for k, v in self.params.items() if k != "updated_before"}
+        return {**params, **self._bounds(lo, hi)}
+
+    def _bounds(self, lo: dt.datetime, hi: dt.datetime | None) -> dict[str, str]:
+        """GitLab's inclusive filters for the half-open window `[lo, hi)`, remembered in `windows`."""
         self.windows.append((lo, hi))
-        params = {**self.params, "updated_after": _micro(lo)}
+        bounds = {"updated_after": micro_text(lo)}
         if hi is not None:
-            params["updated_before"] = _micro(hi - _MICROSECOND)
-        else:
-            params.pop("updated_before", None)
-        return params
+            bounds["updated_before"] = micro_text(hi - _MICROSECOND)
+        return bounds
 
     def _per_project(self, lo: dt.datetime, hi: dt.datetime | None) -> t.Iterator[Page]:
         """One window from every project's own listing, merged in `updated_at` order, a page at a time."""
-        self.windows.append((lo, hi))
-        window = {"updated_after": _micro(lo)}
-        if hi is not None:
-            window["updated_before"] = _micro(hi - _MICROSECOND)
+        window = self._bounds(lo, hi)
         streams = [self._project_records(path, {**params, **window}) for path, params in self.projects]
-        merged = heapq.merge(*streams, key=lambda record: _instant(record.get("updated_at")) or EARLIEST)
+        merged = heapq.merge(*streams, key=lambda record: parse_instant(record.get("updated_at")) or EARLIEST)
         batch: list[t.Any] = []
         for record in merged:
             batch.append(record)
@@ -230,7 +218,7 @@ class WindowNarrowing:
         """`page` without records already emitted (a window resumed at the newest `updated_at` read)."""
         fresh = []
         for record in page.records:
-            instant = _instant(record.get("updated_at")) if isinstance(record, dict) else None
+            instant = parse_instant(record.get("updated_at")) if isinstance(record, dict) else None
             if instant is None:
                 fresh.append(record)
                 continue

@@ -58,7 +58,7 @@ def next_page_url(response: requests.Response, api_root: str) -> str | None:
     return rerooted + ("&" if "?" in rerooted else "?") + f"page={next_page}"
 
 
-def _instant(value: t.Any) -> dt.datetime | None:
+def parse_instant(value: t.Any) -> dt.datetime | None:
     """A GitLab timestamp (`…Z` or `…+02:00`) as an aware UTC datetime; None when absent or unparsable."""
     if not isinstance(value, str) or len(value) < 19:
         return None
@@ -76,9 +76,9 @@ def _text(instant: dt.datetime) -> str:
     return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
 
 
-def _micro_text(instant: dt.datetime) -> str:
+def micro_text(instant: dt.datetime) -> str:
     """An instant with microseconds (PostgreSQL's precision, which GitLab's finders compare at)."""
-    return instant.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 _MILLISECOND = dt.timedelta(milliseconds=1)
@@ -164,7 +164,7 @@ class UpdatedAtSeek:
         self.block_page = 0
         self.block_total: int | None = None
         self.block_shifted = False  # the block lost records while it was read: read it again
-        ceiling = _instant(self.query.get("updated_before"))
+        ceiling = parse_instant(self.query.get("updated_before"))
         self.ceiling = ceiling  # the listing's own `updated_before`, if any
 
     @staticmethod
@@ -198,7 +198,7 @@ class UpdatedAtSeek:
             self.block_total = total
         fresh = []
         for record in records:
-            instant = _instant(record.get("updated_at")) if isinstance(record, dict) else None
+            instant = parse_instant(record.get("updated_at")) if isinstance(record, dict) else None
             if instant is None or "id" not in record:
                 self.active = False  # cannot seek on records without updated_at and id
                 return records if self.floor is None else None
@@ -254,6 +254,6 @@ class UpdatedAtSeek:
             **self.query,
             **self.tie_order,
             self.param: _text(self.block),
-            "updated_before": _micro_text(before),
+            "updated_before": micro_text(before),
             "page": page,
         }
