@@ -34,7 +34,7 @@ from singer_sdk.helpers._typing import (
 )
 
 # Fields that hold a credential, dropped wherever they occur in a record (and kept out of every schema:
-# tests/test_entity_fields.py). GitLab's sources:
+# tests/unit/test_entity_fields.py). GitLab's sources:
 # - `runners_token`, the runner registration token: `API::Entities::Project` exposes it to users who can admin
 #   the project (lib/api/entities/project.rb, `user_can_admin_project`: maintainers), and
 #   `API::Entities::GroupDetail` to group owners (lib/api/entities/group_detail.rb, `user_can_admin_group`),

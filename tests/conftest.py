@@ -6,7 +6,7 @@ import pytest
 
 from tests.gitlab_sim import Dataset, GitLabSimulator
 
-pytest_plugins = ["tests.secrets_guard"]
+pytest_plugins = ["tests.support.secrets_guard"]
 SIM_TOKEN = "glpat-test-token-0123456789"
 
 
