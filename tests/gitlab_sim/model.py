@@ -1,0 +1,456 @@
+"""The dataset's shared model: sizes, record containers, id plans and the generators' small helpers.
+
+The sizes and per-project plans are the simulator's own; the record shapes follow gitlabhq's entities
+(lib/api/entities/*), cited where each record is built in tests/gitlab_sim/areas/.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import random
+import typing as t
+from dataclasses import dataclass, field
+
+from tests.gitlab_sim import words as W
+
+if t.TYPE_CHECKING:
+    from tests.gitlab_sim.dataset import Dataset
+
+from tests.gitlab_sim.util import norm_time
+
+Record = dict[str, t.Any]
+WEB = "https://gitlab.example.com"
+API = WEB + "/api/v4"
+
+# Per-size plan. `groups`: per top group, (number of subgroups, number of nested groups under the first one).
+SIZES: dict[str, dict[str, t.Any]] = {
+    "tiny": {
+        "groups": [(0, 0)],
+        "projects": 2,
+        "users": 6,
+        "project": {
+            "issues": 5,
+            "issue_notes": 6,
+            "merge_requests": 3,
+            "merge_request_commits": 6,
+            "merge_request_notes": 4,
+            "commits": 8,
+            "branch_commits": 2,
+            "branches": 3,
+            "tags": 2,
+            "releases": 1,
+            "pipelines": 4,
+            "jobs": 10,
+            "deployments": 2,
+            "environments": 2,
+            "events": 8,
+            "members": 3,
+            "labels": 3,
+            "milestones": 2,
+            "variables": 2,
+            "vulnerabilities": 2,
+        },
+        "group": {
+            "members": 3,
+            "labels": 3,
+            "milestones": 2,
+            "boards": 1,
+            "epics": 3,
+            "epic_issues": 3,
+            "variables": 2,
+        },
+    },
+    "small": {
+        "groups": [(2, 1), (1, 0), (0, 0)],
+        "projects": 12,
+        "users": 40,
+        "project": {
+            "issues": 40,
+            "issue_notes": 60,
+            "merge_requests": 20,
+            "merge_request_commits": 45,
+            "merge_request_notes": 30,
+            "commits": 60,
+            "branch_commits": 4,
+            "branches": 6,
+            "tags": 4,
+            "releases": 3,
+            "pipelines": 25,
+            "jobs": 90,
+            "deployments": 10,
+            "environments": 3,
+            "events": 50,
+            "members": 5,
+            "labels": 6,
+            "milestones": 4,
+            "variables": 3,
+            "vulnerabilities": 5,
+        },
+        "group": {
+            "members": 5,
+            "labels": 5,
+            "milestones": 3,
+            "boards": 2,
+            "epics": 6,
+            "epic_issues": 8,
+            "variables": 3,
+        },
+    },
+    "medium": {
+        "groups": [(3, 2), (3, 1), (2, 1)],
+        "projects": 60,
+        "users": 400,
+        "project": {
+            "issues": 260,
+            "issue_notes": 380,
+            "merge_requests": 120,
+            "merge_request_commits": 260,
+            "merge_request_notes": 180,
+            "commits": 320,
+            "branch_commits": 10,
+            "branches": 20,
+            "tags": 12,
+            "releases": 6,
+            "pipelines": 110,
+            "jobs": 420,
+            "deployments": 30,
+            "environments": 4,
+            "events": 160,
+            "members": 12,
+            "labels": 10,
+            "milestones": 8,
+            "variables": 4,
+            "vulnerabilities": 20,
+        },
+        "group": {
+            "members": 15,
+            "labels": 8,
+            "milestones": 5,
+            "boards": 3,
+            "epics": 25,
+            "epic_issues": 40,
+            "variables": 4,
+        },
+    },
+    "large": {
+        "groups": [(4, 2), (4, 2), (3, 1), (3, 1)],
+        "projects": 200,
+        "users": 20000,
+        "project": {
+            "issues": 700,
+            "issue_notes": 1000,
+            "merge_requests": 320,
+            "merge_request_commits": 700,
+            "merge_request_notes": 450,
+            "commits": 750,
+            "branch_commits": 20,
+            "branches": 40,
+            "tags": 20,
+            "releases": 10,
+            "pipelines": 250,
+            "jobs": 900,
+            "deployments": 80,
+            "environments": 5,
+            "events": 300,
+            "members": 20,
+            "labels": 12,
+            "milestones": 10,
+            "variables": 4,
+            "vulnerabilities": 40,
+        },
+        "group": {
+            "members": 30,
+            "labels": 10,
+            "milestones": 8,
+            "boards": 3,
+            "epics": 60,
+            "epic_issues": 100,
+            "variables": 4,
+        },
+    },
+}
+
+# About this share of pipelines are child pipelines (source "parent_pipeline") of the pipeline before them.
+CHILD_PIPELINE_SHARE = 0.2
+
+# The kinds of project records whose ids come from one instance-wide sequence.
+ID_KINDS = (
+    "issues",
+    "notes",
+    "merge_requests",
+    "pipelines",
+    "jobs",
+    "deployments",
+    "environments",
+    "events",
+    "labels",
+    "milestones",
+    "vulnerabilities",
+    "epics",
+    "boards",
+    "epic_issues",
+)
+
+# Stream name -> the project feature (first path segment after /projects/:id) whose 403 hides it.
+STREAM_FEATURE = {
+    "issues": "issues",
+    "issue_notes": "issues",
+    "merge_requests": "merge_requests",
+    "merge_request_commits": "merge_requests",
+    "merge_request_notes": "merge_requests",
+    "merge_request_approvals": "merge_requests",
+    "branches": "repository",
+    "tags": "repository",
+    "commits": "repository",
+    "releases": "releases",
+    "pipelines": "pipelines",
+    "pipelines_extended": "pipelines",
+    "jobs": "pipelines",
+    "trigger_jobs": "pipelines",
+    "deployments": "deployments",
+    "environments": "environments",
+    "languages": "languages",
+    "readme": "repository",
+    "issue_label_events": "issues",
+    "issue_state_events": "issues",
+    "issue_milestone_events": "issues",
+    "merge_request_label_events": "merge_requests",
+    "merge_request_state_events": "merge_requests",
+    "merge_request_milestone_events": "merge_requests",
+    "events": "events",
+    "project_variables": "variables",
+    "vulnerabilities": "vulnerabilities",
+    "project_members": "members",
+    "project_labels": "labels",
+    "project_milestones": "milestones",
+    "users": "users",
+}
+
+
+# Trigger jobs take their ids from here on (plus their child pipeline's id).
+BRIDGE_ID_BASE = 900_000_000
+
+_JOB_COMMIT_KEYS = (
+    "id",
+    "short_id",
+    "created_at",
+    "parent_ids",
+    "title",
+    "message",
+    "author_name",
+    "author_email",
+    "authored_date",
+    "committer_name",
+    "committer_email",
+    "committed_date",
+    "trailers",
+    "extended_trailers",
+    "web_url",
+)
+
+
+def _job_commit(commit: Record | None) -> Record | None:
+    """A job's `commit` (Entities::Commit)."""
+    return {key: commit[key] for key in _JOB_COMMIT_KEYS} if commit else None
+
+
+def _pipeline_basic(pipeline: Record) -> Record:
+    """A job's `pipeline` and a trigger job's `downstream_pipeline` (Entities::Ci::PipelineBasic)."""
+    keys = ("id", "iid", "project_id", "ref", "sha", "status", "source", "created_at", "updated_at", "web_url")
+    return {key: pipeline[key] for key in keys}
+
+
+# Resource events take their ids from here on (plus 16 x their issue's or merge request's id).
+RESOURCE_EVENT_BASES = {
+    (kind, resource): 1_000_000_000 * (2 * n + m + 1)
+    for n, kind in enumerate(("label", "state", "milestone"))
+    for m, resource in enumerate(("issues", "merge_requests"))
+}
+
+
+def _label_basic(label: Record) -> Record:
+    """Entities::LabelBasic."""
+    keys = ("id", "name", "color", "description", "description_html", "text_color")
+    return {key: label.get(key) for key in keys}
+
+
+def _readme_url(seed: int, pid: int, web: str) -> str | None:
+    """Most projects have a README.md, some a README.rst, some none (GitLab then sends `readme_url: null`).
+
+    A generator of its own, so that every other record stays as it was.
+    """
+    draw = random.Random(f"{seed}/readme/{pid}").random()
+    if draw < 0.15:
+        return None
+    return f"{web}/-/blob/main/{'README.rst' if draw < 0.3 else 'README.md'}"
+
+
+# Entities::BasicProjectDetails (with its parent Entities::ProjectIdentity): the project inside an environment
+# (lib/api/entities/environment.rb `expose :project, using: Entities::BasicProjectDetails`) and a fork's
+# `forked_from_project`. `license`, `license_url`, `custom_attributes` and `repository_storage` are conditional.
+_BASIC_PROJECT_KEYS = (
+    "id",
+    "description",
+    "name",
+    "name_with_namespace",
+    "path",
+    "path_with_namespace",
+    "created_at",
+    "default_branch",
+    "tag_list",
+    "topics",
+    "ssh_url_to_repo",
+    "http_url_to_repo",
+    "web_url",
+    "readme_url",
+    "forks_count",
+    "avatar_url",
+    "star_count",
+    "last_activity_at",
+    "namespace",
+)
+
+
+def _basic_project_details(project: Record) -> Record:
+    """Entities::BasicProjectDetails of a project object."""
+    return {key: project[key] for key in _BASIC_PROJECT_KEYS}
+
+
+def runners_token(seed: int, kind: str, ident: int) -> str:
+    """A project's or group's runner registration token: `GR1348941` and 20 characters.
+
+    The prefix is GitLab's `RUNNERS_TOKEN_PREFIX` (app/models/concerns/runners_token_prefixable.rb). GitLab
+    returns the token to users who can admin the project in every project object (lib/api/entities/project.rb,
+    `runners_token` under `admin_project`) and to owners in `GET /groups/:id` (lib/api/entities/group_detail.rb,
+    `user_can_admin_group`); the simulator's token is a maintainer and owner everywhere (it reads CI variables).
+    """
+    return "GR1348941" + _sha("runners", seed, kind, ident)[:20]
+
+
+def _mirror_import_url(seed: int, pid: int, full: str) -> str | None:
+    """A pull mirror's source URL, with the user and password GitLab keeps for it, for a fifth of the projects.
+
+    `Project#import_url` (app/models/project.rb) puts the credentials stored in `import_data` back into the URL,
+    and GitLab versions whose Project entity exposes `:import_url` through it (before the entity read the raw
+    column, `project[:import_url]`) send it so to admins of the project. A generator of its own, so that every
+    other record stays as it was.
+    """
+    if random.Random(f"{seed}/mirror/{pid}").random() >= 0.2:
+        return None
+    return f"https://mirror-bot:{_sha('mirror', seed, pid)[:24]}@git.example.com/{full}.git"
+
+
+def _sha(*parts: t.Any) -> str:
+    return hashlib.sha1("/".join(map(str, parts)).encode()).hexdigest()
+
+
+def _pick(rng: random.Random, words: t.Sequence[str]) -> str:
+    return words[int(rng.random() * len(words))]  # rng.choice, at a third of the cost
+
+
+def _sentence(rng: random.Random) -> str:
+    return f"{_pick(rng, W.VERBS)} {_pick(rng, W.ADJ)} {_pick(rng, W.NOUNS)} in {_pick(rng, W.NOUNS)}"
+
+
+def _markdown(rng: random.Random, title: str) -> str:
+    items = "\n".join(f"- [{'x' if rng.random() < 0.5 else ' '}] {_sentence(rng).lower()}" for _ in range(3))
+    return f"## Summary\n\n{title}.\n\n### Steps\n\n{items}\n\n`{rng.choice(W.NOUNS)}.{rng.choice(W.NOUNS)}()` fails."
+
+
+def _times(rng: random.Random, n: int, start: float, end: float) -> list[float]:
+    return sorted(rng.uniform(start, end) for _ in range(n))
+
+
+def _split(rng: random.Random, total: int, parts: int) -> list[int]:
+    """`total` items over `parts` buckets: every bucket gets one while they last, the rest at random."""
+    if parts <= 0:
+        return []
+    counts = [1 if i < total else 0 for i in range(parts)]
+    for _ in range(max(0, total - parts)):
+        counts[rng.randrange(parts)] += 1
+    return counts
+
+
+@dataclass
+class ProjectPlan:
+    id: int
+    index: int
+    counts: dict[str, int]
+    bases: dict[str, int]
+
+
+@dataclass
+class ProjectData:
+    """Every record of one project, as GitLab serves it (lists in creation order unless noted)."""
+
+    members: list[Record] = field(default_factory=list)
+    labels: list[Record] = field(default_factory=list)
+    milestones: list[Record] = field(default_factory=list)
+    issues: list[Record] = field(default_factory=list)
+    issue_notes: dict[int, list[Record]] = field(default_factory=dict)
+    merge_requests: list[Record] = field(default_factory=list)
+    mr_commits: dict[int, list[Record]] = field(default_factory=dict)  # newest first
+    mr_notes: dict[int, list[Record]] = field(default_factory=dict)
+    mr_approvals: dict[int, Record] = field(default_factory=dict)
+    commits: list[Record] = field(default_factory=list)  # default branch, newest first
+    branch_commits: dict[str, list[Record]] = field(default_factory=dict)  # commits only on that branch
+    commit_stats: dict[str, Record] = field(default_factory=dict)
+    commit_utc: dict[str, str] = field(default_factory=dict)
+    # The repository as a graph (every commit reachable from a branch or tag, by sha; `parent_ids` are the
+    # edges) and each commit's committer date in whole seconds, as git compares it (tests/gitlab_sim/gitlog.py).
+    commit_by_id: dict[str, Record] = field(default_factory=dict)
+    commit_seconds: dict[str, int] = field(default_factory=dict)
+    branches: list[Record] = field(default_factory=list)
+    tags: list[Record] = field(default_factory=list)
+    releases: list[Record] = field(default_factory=list)
+    pipelines: list[Record] = field(default_factory=list)  # detail objects
+    jobs: list[Record] = field(default_factory=list)
+    retried_jobs: set[int] = field(default_factory=set)
+    deployments: list[Record] = field(default_factory=list)
+    environments: list[Record] = field(default_factory=list)
+    languages: dict[str, float] = field(default_factory=dict)
+    events: list[Record] = field(default_factory=list)
+    variables: list[Record] = field(default_factory=list)
+    vulnerabilities: list[Record] = field(default_factory=list)
+    # indexes
+    issue_by_iid: dict[int, Record] = field(default_factory=dict)
+    mr_by_iid: dict[int, Record] = field(default_factory=dict)
+    pipeline_by_id: dict[int, Record] = field(default_factory=dict)
+    child_pipelines: dict[int, int] = field(default_factory=dict)  # child pipeline id -> its parent's id
+    jobs_by_pipeline: dict[int, list[Record]] = field(default_factory=dict)
+    # Trigger jobs (bridges) by the pipeline they belong to, newest first: one per child pipeline it started.
+    bridges_by_pipeline: dict[int, list[Record]] = field(default_factory=dict)
+
+
+@dataclass
+class GroupData:
+    members: list[Record] = field(default_factory=list)
+    labels: list[Record] = field(default_factory=list)
+    milestones: list[Record] = field(default_factory=list)
+    boards: list[Record] = field(default_factory=list)
+    epics: list[Record] = field(default_factory=list)
+    epic_links: dict[int, list[tuple[int, int, int, int]]] = field(default_factory=dict)  # epic id -> links
+    variables: list[Record] = field(default_factory=list)
+
+
+F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+
+
+def _mutation(method: F) -> F:
+    """Run a mutation under the lock and bump the version when it is complete, so that nothing the server
+    cached while the records were half-changed survives it."""
+
+    @functools.wraps(method)
+    def wrapper(self: Dataset, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        with self.lock:
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                self.version += 1
+
+    return t.cast(F, wrapper)
+
+
+def normalized(text: str | None) -> str | None:
+    return norm_time(text)
