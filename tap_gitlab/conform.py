@@ -19,8 +19,6 @@ with three differences, each decided here, in one place:
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import logging
 import math
 import typing as t
@@ -32,6 +30,8 @@ from singer_sdk.helpers._typing import (
     is_object_type,
     is_uniform_list,
 )
+
+from tap_gitlab import timestamps
 
 # Fields that hold a credential, dropped wherever they occur in a record (and kept out of every schema:
 # tests/unit/test_entity_fields.py). GitLab's sources:
@@ -86,26 +86,13 @@ def utc_timestamp(value: str) -> str:
     """An ISO 8601 date-time as UTC with milliseconds and a Z, the same instant; other text unchanged.
 
     GitLab renders timestamps with millisecond precision (its JSON time precision); bookmarks use this form
-    too (`tap_gitlab.streams.base.format_timestamp`), so a record's replication key equals its bookmark.
+    too (`tap_gitlab.timestamps.millis`), so a record's replication key equals its bookmark.
     """
     if len(value) == 24 and value[23] == "Z" and value[19] == ".":
         return value  # already in this form (GitLab's database timestamps)
     if len(value) < 19 or value[10] not in "Tt ":
         return value  # a date, or not a timestamp
-    return _to_utc(value)
-
-
-@functools.lru_cache(maxsize=8192)
-def _to_utc(value: str) -> str:
-    # Cached: the same git dates come back in every job of a commit, every branch and tag at it, ...
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError:
-        return value
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    parsed = parsed.astimezone(dt.UTC)
-    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+    return t.cast(str, timestamps.normalize(value))
 
 
 class _Property:

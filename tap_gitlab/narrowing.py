@@ -48,7 +48,7 @@ import typing as t
 
 from tap_gitlab.client import Page
 from tap_gitlab.errors import GitLabAPIError, ResourceUnavailable
-from tap_gitlab.pagination import micro_text, parse_instant
+from tap_gitlab.timestamps import micros, parse_or_none
 
 if t.TYPE_CHECKING:
     from tap_gitlab.client import GitLabClient
@@ -120,8 +120,8 @@ class WindowNarrowing:
 
     def _narrowed(self) -> t.Iterator[Page]:
         now = self.now or dt.datetime.now(dt.UTC)
-        start = parse_instant(self.params.get("updated_after")) or EARLIEST
-        end = parse_instant(self.params.get("updated_before"))  # the caller's own bound (inclusive), if any
+        start = parse_or_none(self.params.get("updated_after")) or EARLIEST
+        end = parse_or_none(self.params.get("updated_before"))  # the caller's own bound (inclusive), if any
         first = max(start, self.last) if self.last else start
         stop = end + _MICROSECOND if end else None  # the exclusive end of the whole range (None: open)
         # Windows still to read, the next one last: halving a window replaces it by its two halves.
@@ -152,15 +152,15 @@ class WindowNarrowing:
                 logger.warning(
                     "%s: the group listing fails whatever the window (from %s); reading the rest project by project",
                     self.label,
-                    micro_text(lo),
+                    micros(lo),
                 )
                 yield from self._per_project(lo, stop)
                 return
             if (hi or now) - lo > self.min_window:
-                logger.info("%s: timed out from %s; halving the window", self.label, micro_text(lo))
+                logger.info("%s: timed out from %s; halving the window", self.label, micros(lo))
                 pending.extend(reversed(_halves(lo, hi, now)))
                 continue
-            logger.warning("%s: timed out from %s; reading that window project by project", self.label, micro_text(lo))
+            logger.warning("%s: timed out from %s; reading that window project by project", self.label, micros(lo))
             fell_back = True
             yield from self._per_project(lo, hi)
 
@@ -187,16 +187,16 @@ class WindowNarrowing:
     def _bounds(self, lo: dt.datetime, hi: dt.datetime | None) -> dict[str, str]:
         """GitLab's inclusive filters for the half-open window `[lo, hi)`, remembered in `windows`."""
         self.windows.append((lo, hi))
-        bounds = {"updated_after": micro_text(lo)}
+        bounds = {"updated_after": micros(lo)}
         if hi is not None:
-            bounds["updated_before"] = micro_text(hi - _MICROSECOND)
+            bounds["updated_before"] = micros(hi - _MICROSECOND)
         return bounds
 
     def _per_project(self, lo: dt.datetime, hi: dt.datetime | None) -> t.Iterator[Page]:
         """One window from every project's own listing, merged in `updated_at` order, a page at a time."""
         window = self._bounds(lo, hi)
         streams = [self._project_records(path, {**params, **window}) for path, params in self.projects]
-        merged = heapq.merge(*streams, key=lambda record: parse_instant(record.get("updated_at")) or EARLIEST)
+        merged = heapq.merge(*streams, key=lambda record: parse_or_none(record.get("updated_at")) or EARLIEST)
         batch: list[t.Any] = []
         for record in merged:
             batch.append(record)
@@ -218,7 +218,7 @@ class WindowNarrowing:
         """`page` without records already emitted (a window resumed at the newest `updated_at` read)."""
         fresh = []
         for record in page.records:
-            instant = parse_instant(record.get("updated_at")) if isinstance(record, dict) else None
+            instant = parse_or_none(record.get("updated_at")) if isinstance(record, dict) else None
             if instant is None:
                 fresh.append(record)
                 continue

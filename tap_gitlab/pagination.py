@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
+from tap_gitlab.timestamps import micros, millis, parse_or_none
+
 _LINK_PART = re.compile(r'<([^>]*)>\s*;\s*rel="?([^",;]+)"?')
 API_PREFIX = "/api/v4"
 
@@ -56,29 +58,6 @@ def next_page_url(response: requests.Response, api_root: str) -> str | None:
     if re.search(r"([?&])page=\d+", rerooted):
         return re.sub(r"([?&])page=\d+", rf"\g<1>page={next_page}", rerooted)
     return rerooted + ("&" if "?" in rerooted else "?") + f"page={next_page}"
-
-
-def parse_instant(value: t.Any) -> dt.datetime | None:
-    """A GitLab timestamp (`…Z` or `…+02:00`) as an aware UTC datetime; None when absent or unparsable."""
-    if not isinstance(value, str) or len(value) < 19:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
-
-
-def _text(instant: dt.datetime) -> str:
-    """An instant as GitLab's DB timestamp text, milliseconds truncated (as GitLab renders them)."""
-    return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
-
-
-def micro_text(instant: dt.datetime) -> str:
-    """An instant with microseconds (PostgreSQL's precision, which GitLab's finders compare at)."""
-    return instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 _MILLISECOND = dt.timedelta(milliseconds=1)
@@ -164,7 +143,7 @@ class UpdatedAtSeek:
         self.block_page = 0
         self.block_total: int | None = None
         self.block_shifted = False  # the block lost records while it was read: read it again
-        ceiling = parse_instant(self.query.get("updated_before"))
+        ceiling = parse_or_none(self.query.get("updated_before"))
         self.ceiling = ceiling  # the listing's own `updated_before`, if any
 
     @staticmethod
@@ -198,7 +177,7 @@ class UpdatedAtSeek:
             self.block_total = total
         fresh = []
         for record in records:
-            instant = parse_instant(record.get("updated_at")) if isinstance(record, dict) else None
+            instant = parse_or_none(record.get("updated_at")) if isinstance(record, dict) else None
             if instant is None or "id" not in record:
                 self.active = False  # cannot seek on records without updated_at and id
                 return records if self.floor is None else None
@@ -233,12 +212,12 @@ class UpdatedAtSeek:
             if self.ceiling is not None and after > self.ceiling:
                 return END
             self.floor = after
-            return {**self.query, self.param: _text(after)}
+            return {**self.query, self.param: millis(after)}
         if not has_next or self.boundary is None:
             return END
         if self.advanced:
             self.floor = self.boundary
-            return {**self.query, self.param: _text(self.boundary)}
+            return {**self.query, self.param: millis(self.boundary)}
         # No progress: a whole page at one timestamp. Read that timestamp's records as a block.
         self.block, self.block_total, self.block_shifted = self.boundary, None, False
         return self._block_query(1)
@@ -253,7 +232,7 @@ class UpdatedAtSeek:
         return {
             **self.query,
             **self.tie_order,
-            self.param: _text(self.block),
-            "updated_before": micro_text(before),
+            self.param: millis(self.block),
+            "updated_before": micros(before),
             "page": page,
         }
