@@ -28,6 +28,7 @@ from tests.gitlab_sim.model import (
     WEB,
     GroupData,
     ProjectData,
+    ProjectGen,
     ProjectPlan,
     Record,
     _basic_project_details,
@@ -773,31 +774,57 @@ class Dataset:
         return len(self._data)
 
     def _generate_project(self, pid: int) -> ProjectData:
+        """A project's records, area by area, from the project's own generator (the steps draw from it in turn)."""
+        g = self._project_gen(pid)
+        self._generate_project_members(g)
+        self._generate_project_labels(g)
+        self._generate_project_milestones(g)
+        self._generate_commits(g)
+        self._generate_branches(g)
+        self._generate_tags_and_releases(g)
+        self._generate_issues(g)
+        self._generate_merge_requests(g)
+        self._generate_pipelines(g)
+        self._generate_environments_and_deployments(g)
+        self._generate_languages(g)
+        self._generate_events(g)
+        self._generate_project_variables(g)
+        self._generate_vulnerabilities(g)
+        self._merge_first_branch(g.d)
+        g.project["open_issues_count"] = sum(1 for i in g.d.issues if i["state"] == "opened")
+        return g.d
+
+    def _project_gen(self, pid: int) -> ProjectGen:
         plan = self.plans[pid]
-        counts, bases = plan.counts, plan.bases
         project = self.projects[pid]
-        full = project["path_with_namespace"]
-        web = project["web_url"]
         rng = random.Random(f"{self.seed}/project/{pid}")
-        d = ProjectData()
         start = parse_time(project["created_at"]) or NOW_EPOCH - 700 * DAY
-        ub = self.user_basic
-        gid = project["namespace"]["id"]
         # A few shared instants (ms-identical, some in the clock's current second) for ties on updated_at.
         shared_times = [NOW_EPOCH - 0.8, NOW_EPOCH - 0.5, *(rng.uniform(start, NOW_EPOCH - DAY) for _ in range(4))]
+        return ProjectGen(
+            pid=pid,
+            project=project,
+            counts=plan.counts,
+            bases=plan.bases,
+            rng=rng,
+            d=ProjectData(),
+            start=start,
+            ub=self.user_basic,
+            gid=project["namespace"]["id"],
+            shared_times=shared_times,
+        )
 
-        def updated_from(created: float) -> float:
-            if rng.random() < 0.08:
-                pick = rng.choice(shared_times)
-                if pick >= created:
-                    return pick
-            return created + rng.random() ** 2 * (NOW_EPOCH - created)
-
-        # members
+    def _generate_project_members(self, g: ProjectGen) -> None:
+        """Members."""
+        counts, rng, d, start = g.counts, g.rng, g.d, g.start
         member_ids = rng.sample(range(2, len(self.users) + 1), min(counts["members"], len(self.users) - 1))
         d.members = [self._member(rng, uid, None, start) for uid in member_ids]
         people = member_ids or [1]
-        # labels
+        g.people = people
+
+    def _generate_project_labels(self, g: ProjectGen) -> None:
+        """Labels."""
+        counts, bases, rng, d, gid = g.counts, g.bases, g.rng, g.d, g.gid
         for k, name in enumerate(rng.sample(W.LABELS, min(counts["labels"], len(W.LABELS)))):
             d.labels.append(
                 {
@@ -819,7 +846,11 @@ class Dataset:
         label_names = [lab["name"] for lab in d.labels] + [
             lab["name"] for g in self.ancestors(gid) for lab in self.group_data[g].labels
         ]
-        # milestones
+        g.label_names = label_names
+
+    def _generate_project_milestones(self, g: ProjectGen) -> None:
+        """Milestones."""
+        pid, counts, bases, rng, d, start, web = g.pid, g.counts, g.bases, g.rng, g.d, g.start, g.web
         for k, created in enumerate(_times(rng, counts["milestones"], start, NOW_EPOCH - DAY)):
             d.milestones.append(
                 self._milestone(
@@ -846,7 +877,11 @@ class Dataset:
             }
             for m in d.milestones
         ]
-        # commits on the default branch (oldest first while generating)
+        g.ms_short = ms_short
+
+    def _generate_commits(self, g: ProjectGen) -> None:
+        """Commits on the default branch (oldest first while generating)."""
+        pid, counts, rng, d, start, web = g.pid, g.counts, g.rng, g.d, g.start, g.web
         tz = rng.choice(W.TIMEZONES)
         commit_times = _times(rng, counts["commits"], start, NOW_EPOCH - 3600)
         parent: str | None = None
@@ -857,7 +892,11 @@ class Dataset:
             chrono.append(c)
             parent = sha
         d.commits = list(reversed(chrono))
-        # branches, and commits that exist only on some of them
+        g.tz, g.chrono = tz, chrono
+
+    def _generate_branches(self, g: ProjectGen) -> None:
+        """Branches, and commits that exist only on some of them."""
+        pid, counts, rng, d, start, web, tz, chrono = g.pid, g.counts, g.rng, g.d, g.start, g.web, g.tz, g.chrono
         n_branches = counts["branches"]
         branch_names = ["main"] + [
             f"{rng.choice(['feature', 'fix', 'chore'])}/{rng.choice(W.NOUNS)}-{k}" for k in range(1, n_branches)
@@ -895,7 +934,24 @@ class Dataset:
                 }
             )
         d.branches.sort(key=lambda b: b["name"])
-        # tags and releases
+        g.branch_names = branch_names
+
+    def _generate_tags_and_releases(self, g: ProjectGen) -> None:
+        """Tags and releases."""
+        pid, project, counts, rng, d, start, ub, full, web, people, ms_short, chrono = (
+            g.pid,
+            g.project,
+            g.counts,
+            g.rng,
+            g.d,
+            g.start,
+            g.ub,
+            g.full,
+            g.web,
+            g.people,
+            g.ms_short,
+            g.chrono,
+        )
         tagged = sorted(rng.sample(range(len(chrono)), min(counts["tags"], len(chrono))))
         for k, index in enumerate(tagged):
             c = chrono[index]
@@ -960,7 +1016,23 @@ class Dataset:
                     },
                 }
             )
-        # issues and their notes
+
+    def _generate_issues(self, g: ProjectGen) -> None:
+        """Issues and their notes."""
+        pid, counts, bases, rng, d, start, full, web, updated_from, people, label_names, ms_short = (
+            g.pid,
+            g.counts,
+            g.bases,
+            g.rng,
+            g.d,
+            g.start,
+            g.full,
+            g.web,
+            g.updated_from,
+            g.people,
+            g.label_names,
+            g.ms_short,
+        )
         note_id = bases["notes"]
         for k, created in enumerate(_times(rng, counts["issues"], start, NOW_EPOCH - 2 * DAY)):
             iid = k + 1
@@ -1008,7 +1080,43 @@ class Dataset:
                     note = self._note(rng, note_id, issue, "Issue", when, people)
                     d.issue_notes[issue["iid"]].append(note)
                 issue["user_notes_count"] = sum(1 for n in d.issue_notes[issue["iid"]] if not n["system"])
-        # merge requests with their commits, notes and approvals
+        g.note_id = note_id
+
+    def _generate_merge_requests(self, g: ProjectGen) -> None:
+        """Merge requests with their commits, notes and approvals."""
+        (
+            pid,
+            counts,
+            bases,
+            rng,
+            d,
+            start,
+            full,
+            web,
+            updated_from,
+            people,
+            label_names,
+            ms_short,
+            tz,
+            branch_names,
+            note_id,
+        ) = (
+            g.pid,
+            g.counts,
+            g.bases,
+            g.rng,
+            g.d,
+            g.start,
+            g.full,
+            g.web,
+            g.updated_from,
+            g.people,
+            g.label_names,
+            g.ms_short,
+            g.tz,
+            g.branch_names,
+            g.note_id,
+        )
         mr_commit_split = _split(rng, counts["merge_request_commits"], counts["merge_requests"])
         mr_note_split = _split(rng, counts["merge_request_notes"], counts["merge_requests"])
         for k, created in enumerate(_times(rng, counts["merge_requests"], start, NOW_EPOCH - 2 * DAY)):
@@ -1050,7 +1158,23 @@ class Dataset:
             d.mr_by_iid[iid] = mr
             approvers = rng.sample(people, min(len(people), rng.choice([0, 0, 1, 2])))
             d.mr_approvals[iid] = self._approvals(mr, approvers, web)
-        # pipelines and jobs
+        g.note_id = note_id
+
+    def _generate_pipelines(self, g: ProjectGen) -> None:
+        """Pipelines and jobs."""
+        pid, counts, bases, rng, d, start, ub, full, web, updated_from, people = (
+            g.pid,
+            g.counts,
+            g.bases,
+            g.rng,
+            g.d,
+            g.start,
+            g.ub,
+            g.full,
+            g.web,
+            g.updated_from,
+            g.people,
+        )
         job_split = _split(rng, counts["jobs"], counts["pipelines"])
         job_id = bases["jobs"]
         refs = [("main", d.commits[j]) for j in range(min(len(d.commits), 30))] or [("main", None)]
@@ -1149,7 +1273,20 @@ class Dataset:
             d.jobs_by_pipeline[pl_id] = list(reversed(jobs))  # newest (highest id) first
             d.jobs.extend(jobs)
         d.jobs.reverse()  # project jobs: id descending
-        # environments and deployments
+
+    def _generate_environments_and_deployments(self, g: ProjectGen) -> None:
+        """Environments and deployments."""
+        project, counts, bases, rng, d, start, full, updated_from, people = (
+            g.project,
+            g.counts,
+            g.bases,
+            g.rng,
+            g.d,
+            g.start,
+            g.full,
+            g.updated_from,
+            g.people,
+        )
         env_names = ["production", "staging", *[f"review/{rng.choice(W.NOUNS)}-{k}" for k in range(1, 10)]]
         for k in range(counts["environments"]):
             name = env_names[k]
@@ -1196,32 +1333,50 @@ class Dataset:
                     people,
                 )
             )
-        # languages
+
+    def _generate_languages(self, g: ProjectGen) -> None:
+        """Languages."""
+        rng, d = g.rng, g.d
         langs = rng.sample(W.LANGUAGES, rng.randint(1, 4))
         weights = [rng.random() + 0.1 for _ in langs]
         total = sum(weights)
         shares = [round(100 * w / total, 2) for w in weights]
         shares[0] = round(100 - sum(shares[1:]), 2)
         d.languages = dict(sorted(zip(langs, shares, strict=True), key=lambda item: -item[1]))
-        # events
+
+    def _generate_events(self, g: ProjectGen) -> None:
+        """Events."""
+        pid, counts, bases, rng, d, start, people = g.pid, g.counts, g.bases, g.rng, g.d, g.start, g.people
         for k, created in enumerate(_times(rng, counts["events"], start, NOW_EPOCH - 60)):
             d.events.append(self._event(rng, bases["events"] + k + 1, pid, created, people, d))
-        # variables: a key defined once per environment scope
+
+    def _generate_project_variables(self, g: ProjectGen) -> None:
+        """Variables: a key defined once per environment scope."""
+        counts, rng, d = g.counts, g.rng, g.d
         for k in range(counts["variables"]):
             key = f"{rng.choice(['DEPLOY', 'API', 'DB', 'CACHE'])}_{'TOKEN' if k % 2 else 'URL'}_{k // 2}"
             d.variables.append(self._variable(rng, key, "*"))
             if k == 0:
                 d.variables.append(self._variable(rng, key, "production"))
-        # vulnerabilities (Ultimate)
+
+    def _generate_vulnerabilities(self, g: ProjectGen) -> None:
+        """Vulnerabilities (Ultimate)."""
+        project, counts, bases, rng, d, start, updated_from, people = (
+            g.project,
+            g.counts,
+            g.bases,
+            g.rng,
+            g.d,
+            g.start,
+            g.updated_from,
+            g.people,
+        )
         for k, created in enumerate(_times(rng, counts["vulnerabilities"], start, NOW_EPOCH - DAY)):
             d.vulnerabilities.append(
                 self._vulnerability(
                     rng, bases["vulnerabilities"] + k + 1, project, created, updated_from(created), people
                 )
             )
-        self._merge_first_branch(d)
-        project["open_issues_count"] = sum(1 for i in d.issues if i["state"] == "opened")
-        return d
 
     @staticmethod
     def _merge_first_branch(d: ProjectData) -> None:

@@ -17,7 +17,7 @@ from tests.gitlab_sim import words as W
 if t.TYPE_CHECKING:
     from tests.gitlab_sim.dataset import Dataset
 
-from tests.gitlab_sim.util import norm_time
+from tests.gitlab_sim.util import NOW_EPOCH, norm_time
 
 Record = dict[str, t.Any]
 WEB = "https://gitlab.example.com"
@@ -454,3 +454,47 @@ def _mutation(method: F) -> F:
 
 def normalized(text: str | None) -> str | None:
     return norm_time(text)
+
+
+@dataclass
+class ProjectGen:
+    """One project's generation in progress: its generator and plan, and what each step makes for later ones.
+
+    The steps (`Dataset._generate_project`) draw from `rng` in a fixed order, so a project's records are the
+    same whatever else is generated.
+    """
+
+    pid: int
+    project: Record
+    counts: dict[str, int]
+    bases: dict[str, int]
+    rng: random.Random
+    d: ProjectData
+    start: float
+    ub: dict[int, Record]
+    gid: int
+    shared_times: list[float]
+    people: list[int] = field(default_factory=list)  # the project's members' user ids (or [1])
+    label_names: list[str] = field(default_factory=list)  # the project's and its groups' labels
+    ms_short: list[Record] = field(default_factory=list)  # the milestones as issues and releases show them
+    tz: str = ""  # the committers' time zone
+    chrono: list[Record] = field(default_factory=list)  # default-branch commits, oldest first
+    branch_names: list[str] = field(default_factory=list)
+    note_id: int = 0  # the last note id given (issues' notes, then merge requests')
+
+    @property
+    def full(self) -> str:
+        return self.project["path_with_namespace"]
+
+    @property
+    def web(self) -> str:
+        return self.project["web_url"]
+
+    def updated_from(self, created: float) -> float:
+        """An `updated_at` for a record created at `created`: now and then one of the shared instants."""
+        rng = self.rng
+        if rng.random() < 0.08:
+            pick = rng.choice(self.shared_times)
+            if pick >= created:
+                return pick
+        return created + rng.random() ** 2 * (NOW_EPOCH - created)
