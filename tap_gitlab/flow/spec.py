@@ -1,7 +1,8 @@
 """The connector's spec: endpoint config schema (Estuary's shape), resource config schema, OAuth2 block.
 
-The endpoint schema is derived from the tap's `SETTINGS_SCHEMA`, so a new tap setting shows up in Flow with
-its title and description. What differs from the tap's own schema:
+The endpoint schema is derived from the tap's settings table (`tap_gitlab.settings.SETTINGS`: its schema,
+`in_flow_form`, `flow_note`, `flow_description`), so a new tap setting shows up in Flow with its title and
+description. What differs from the tap's own schema:
 
 - `credentials` is a `oneOf` on `auth_type` in the shape Estuary's GitLab connector has always had (access
   token; OAuth2 with `x-oauth2-provider: gitlab`), plus the shape Estuary's GitLab docs show
@@ -20,22 +21,13 @@ import os
 import typing as t
 
 from tap_gitlab.errors import ConfigError
-from tap_gitlab.settings import DEFAULT_API_URL, SETTINGS_SCHEMA
+from tap_gitlab.settings import DEFAULT_API_URL, SETTINGS, SETTINGS_SCHEMA, Setting
 
 PROTOCOL_VERSION = 3032023
 DOCUMENTATION_URL = os.environ.get("DOCS_URL") or "https://go.estuary.dev/source-gitlab"
 
-# Tap settings the Flow form does not offer, and why.
-NOT_IN_FORM: dict[str, str] = {
-    "private_token": "the Flow form's credentials replace it",
-    "credentials": "built here in Estuary's shape",
-    "ca_bundle": "a path inside the container",
-    "oauth_token_store": "a path inside the container, gone after each run",
-    "config_encryption_url": "where Estuary's service runs is the deployment's business (also ENCRYPTION_URL)",
-}
-
-# The first fields of the form; the remaining settings follow in the tap's order.
-FORM_ORDER = ["credentials", "api_url", "groups", "projects", "start_date"]
+# Tap settings the Flow form does not offer, and why (the settings table's `in_flow_form` and `flow_note`).
+NOT_IN_FORM: dict[str, str] = {s.name: s.flow_note for s in SETTINGS if not s.in_flow_form}
 
 PAT_OPTION_TITLE = "PAT Credentials"
 
@@ -107,13 +99,6 @@ _CREDENTIALS: dict[str, t.Any] = {
     ],
 }
 
-# Fields the UI renders as one text box: the tap accepts lists too.
-_AS_TEXT = {
-    "groups": "Space-separated full paths or numeric ids, e.g. `my-group other-group/sub`. Subgroups and all "
-    "their projects are included.",
-    "projects": "Space-separated full paths or numeric ids, e.g. `my-group/my-project 1234`.",
-}
-
 # The instance the OAuth URLs point at: the endpoint config's `api_url`, else gitlab.com. Estuary renders
 # these templates with the endpoint config as `config` (estuary/flow supabase/functions/oauth/auth-url.ts
 # with Mustache, access-token.ts with Handlebars; Estuary's Zendesk connector builds both URLs from
@@ -171,10 +156,12 @@ RESOURCE_CONFIG_SCHEMA: dict[str, t.Any] = {
 RESOURCE_PATH_POINTERS = ["/stream"]
 
 
-def _form_field(name: str, source: dict[str, t.Any]) -> dict[str, t.Any]:
-    """One tap setting as a form field: one plain type (optional means not required), same words."""
+def _form_field(setting: Setting) -> dict[str, t.Any]:
+    """One tap setting as a form field: one plain type (optional means not required), same words; a list
+    setting is one text box (the tap reads both forms) with the table's `flow_description`."""
+    source = SETTINGS_SCHEMA["properties"][setting.name]
     out: dict[str, t.Any] = {}
-    if name in _AS_TEXT:
+    if setting.kind == "selection":
         out["type"] = "string"
     else:
         types = source.get("type")
@@ -185,23 +172,22 @@ def _form_field(name: str, source: dict[str, t.Any]) -> dict[str, t.Any]:
     for key in ("title", "description", "default", "format", "minimum", "maximum", "enum"):
         if key in source:
             out[key] = source[key]
-    if name in _AS_TEXT:
-        out["description"] = _AS_TEXT[name]
+    if setting.flow_description:
+        out["description"] = setting.flow_description
     if source.get("secret"):
         out["secret"] = True
     return out
 
 
 def config_schema() -> dict[str, t.Any]:
-    """The endpoint config schema shown in Flow's UI."""
-    settings = SETTINGS_SCHEMA["properties"]
-    names = [n for n in FORM_ORDER if n in settings or n == "credentials"]
-    names += [n for n in settings if n not in names and n not in NOT_IN_FORM]
+    """The endpoint config schema shown in Flow's UI: the settings the table offers in the form, in its order,
+    led by `credentials` (how the connector authenticates) in Estuary's shape."""
+    offered = sorted((s for s in SETTINGS if s.in_flow_form), key=lambda s: s.name != "credentials")
     properties: dict[str, t.Any] = {}
-    for order, name in enumerate(names):
-        field = copy.deepcopy(_CREDENTIALS) if name == "credentials" else _form_field(name, settings[name])
+    for order, setting in enumerate(offered):
+        field = copy.deepcopy(_CREDENTIALS) if setting.name == "credentials" else _form_field(setting)
         field["order"] = order
-        properties[name] = field
+        properties[setting.name] = field
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "GitLab",
