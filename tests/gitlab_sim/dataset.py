@@ -17,6 +17,7 @@ import typing as t
 
 from tests.gitlab_sim import gitlog
 from tests.gitlab_sim import words as W
+from tests.gitlab_sim.areas.users import UsersModel
 from tests.gitlab_sim.model import (
     API,
     BRIDGE_ID_BASE,
@@ -50,7 +51,7 @@ from tests.gitlab_sim.model import (
 from tests.gitlab_sim.util import DAY, NOW_EPOCH, date_only, db_time, git_time, parse_time
 
 
-class Dataset:
+class Dataset(UsersModel):
     """A GitLab instance. Reads and mutations are thread-safe (one re-entrant lock)."""
 
     def __init__(self, size: str, seed: int) -> None:
@@ -133,78 +134,6 @@ class Dataset:
         self._plan_projects(rng, spec)
         for gid in self.groups:
             self._generate_group(gid, spec["group"])
-
-    def _plan_users(self, rng: random.Random, count: int) -> None:
-        start = NOW_EPOCH - 900 * DAY
-        for uid in range(1, count + 1):
-            if uid == 1:
-                first, last, username = "Administrator", "", "root"
-                name = "Administrator"
-            else:
-                first, last = rng.choice(W.FIRST), rng.choice(W.LAST)
-                username = f"{first.lower()}.{last.lower().replace('-', '')}{uid}"
-                name = f"{first} {last}"
-            created = start + rng.random() * 700 * DAY
-            state = "blocked" if uid > 1 and rng.random() < 0.03 else "active"
-            basic = {
-                "id": uid,
-                "username": username,
-                "name": name,
-                "state": state,
-                "locked": False,
-                "avatar_url": f"{WEB}/uploads/-/system/user/avatar/{uid}/avatar.png" if uid % 3 else None,
-                "web_url": f"{WEB}/{username}",
-            }
-            full = {
-                **basic,
-                "created_at": db_time(created),
-                "bio": "" if uid % 4 else f"Works on {rng.choice(W.NOUNS)}s.",
-                "location": rng.choice(["", "Berlin", "Lagos", "Tokyo", "Lima", "Toronto", "Pune"]),
-                "public_email": "" if uid % 5 else f"{username}@example.com",
-                "skype": "",
-                "linkedin": "",
-                "twitter": "",
-                "discord": "",
-                "github": "",
-                "website_url": "",
-                "organization": rng.choice(["", "Example Corp", "ACME"]),
-                "job_title": rng.choice(["", "Engineer", "SRE", "Product Manager", "Designer"]),
-                "pronouns": None,
-                "bot": False,
-                "work_information": None,
-                "followers": 0,
-                "following": 0,
-                "is_followed": False,
-                "local_time": None,
-                "last_sign_in_at": db_time(created + rng.random() * (NOW_EPOCH - created)),
-                "confirmed_at": db_time(created + 60),
-                "last_activity_on": date_only(NOW_EPOCH - rng.random() * 60 * DAY),
-                "email": f"{username}@example.com",
-                "theme_id": 1,
-                "color_scheme_id": 1,
-                "projects_limit": 100000,
-                "current_sign_in_at": db_time(NOW_EPOCH - rng.random() * 30 * DAY),
-                "identities": [],
-                "can_create_group": True,
-                "can_create_project": True,
-                "two_factor_enabled": uid % 2 == 0,
-                "external": False,
-                "private_profile": False,
-                "commit_email": f"{username}@example.com",
-                "is_admin": uid == 1,
-                "note": None,
-                "namespace_id": 100000 + uid,
-                "created_by": None,
-                "email_reset_offered_at": None,
-                "is_auditor": False,
-                "using_license_seat": state == "active",
-                "provisioned_by_group_id": None,
-                "current_sign_in_ip": "10.0.0.1",
-                "last_sign_in_ip": "10.0.0.1",
-            }
-            self.users.append(full)
-            self.users_by_id[uid] = full
-            self.user_basic[uid] = basic
 
     def _plan_groups(self, rng: random.Random, layout: list[tuple[int, int]]) -> None:
         gid = 0

@@ -38,6 +38,7 @@ from tests.gitlab_sim.api import (
     sort_param,
     window,
 )
+from tests.gitlab_sim.areas.users import UsersRoutes
 from tests.gitlab_sim.dataset import runners_token
 from tests.gitlab_sim.expected import pipeline_list_shape
 from tests.gitlab_sim.util import DAY, date_only, db_time, parse_time
@@ -144,7 +145,7 @@ FEATURE_OF = {
 }
 
 
-class Routes:
+class Routes(UsersRoutes):
     """Endpoint handlers (`h_<route name>`) plus pagination and a listing cache keyed on the dataset version."""
 
     def __init__(self, sim: GitLabSimulator) -> None:
@@ -396,49 +397,6 @@ class Routes:
         return pid, self.ds.data(pid)
 
     # -- instance ---------------------------------------------------------------------------------------------
-    def h_user(self, req: Request) -> Record:
-        user = self.ds.users_by_id[1]
-        return {
-            **user,
-            "followers": 0,
-            "following": 0,
-            "is_followed": False,
-            "preferred_language": "en",
-            "scim_identities": [],
-            "two_factor_enabled": True,
-        }
-
-    def h_version(self, req: Request) -> Record:
-        version = "16.11.10" if self.ds.child_pipelines_listed else "17.11.1"
-        return {
-            "version": f"{version}-ee",
-            "revision": "5a1b2c3d4e5",
-            "kas": {"enabled": True, "externalUrl": None, "externalK8sProxyUrl": None, "version": version},
-            "enterprise": True,
-        }
-
-    def h_users(self, req: Request) -> Listing:
-        users = self.ds.users
-        if req.q.get("username"):
-            users = [u for u in users if u["username"].lower() == req.q["username"].lower()]
-        if req.q.get("search"):
-            s = req.q["search"].lower()
-            users = [
-                u for u in users if s in u["username"].lower() or s in u["name"].lower() or s in u["email"].lower()
-            ]
-        if req.flag("active"):
-            users = [u for u in users if u["state"] == "active"]
-        if req.flag("blocked"):
-            users = [u for u in users if u["state"] == "blocked"]
-        if req.flag("external"):
-            users = [u for u in users if u["external"]]
-        users = window(users, req, "created_at", "created_after", "created_before")
-        by = choice(req, "order_by", ("id", "name", "username", "created_at", "updated_at"), "id")
-        sort = sort_param(req, "desc")
-        field_name = "created_at" if by == "updated_at" else by
-        return Listing(
-            order(users, field_name, sort), cap_type="User", keyset="cursor", order_field=field_name, sort=sort
-        )
 
     # -- groups ---------------------------------------------------------------------------------------------------
     def _group_list(self, req: Request, gids: list[int]) -> Listing:
