@@ -13,7 +13,7 @@ import typing as t
 import yaml
 
 from tap_gitlab.scope import Scope
-from tap_gitlab.settings import SETTINGS_SCHEMA
+from tap_gitlab.settings import SETTINGS_SCHEMA, meltano_settings
 from tap_gitlab.streams import STREAM_TYPES, GitLabStream
 from tap_gitlab.tap import TapGitLab
 
@@ -139,17 +139,33 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def _meltano_kinds() -> dict[str, str]:
-    """Each setting's kind in meltano.yml (the repository's; none beside an installed package)."""
-    path = ROOT / "meltano.yml"
-    if not path.exists():
-        return {}
-    project = yaml.safe_load(path.read_text())
-    extractor = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-gitlab")
-    return {setting["name"]: setting.get("kind", "string") for setting in extractor.get("settings", [])}
+    """Each setting's kind in meltano.yml, from the settings table (`render_meltano_yml` writes them there)."""
+    return {setting["name"]: setting["kind"] for setting in meltano_settings()}
+
+
+MELTANO_SETTINGS_BEGIN = "# settings:begin"
+MELTANO_SETTINGS_END = "# settings:end"
+
+
+def render_meltano_yml(text: str) -> str:
+    """meltano.yml's `text` with the tap's settings (between the settings:begin and settings:end comments)
+    written from the settings table; the comments and the lines around them are kept."""
+    pattern = re.compile(
+        r"^( *)(" + re.escape(MELTANO_SETTINGS_BEGIN) + r"[^\n]*\n).*?^( *" + re.escape(MELTANO_SETTINGS_END) + ")",
+        re.DOTALL | re.MULTILINE,
+    )
+
+    def body(match: re.Match[str]) -> str:
+        indent = match.group(1)
+        entries = yaml.safe_dump(meltano_settings(), sort_keys=False, width=120, allow_unicode=True)
+        lines = "".join(f"{indent}{line}\n" for line in entries.splitlines())
+        return f"{indent}{match.group(2)}{lines}{match.group(3)}"
+
+    return pattern.sub(body, text)
 
 
 def settings_table_markdown() -> str:
-    """The settings table, from the settings schema and meltano.yml's kinds."""
+    """The settings table, from the settings schema and the settings' Meltano kinds."""
     meltano = _meltano_kinds()
     lines = [
         "| setting | type | default | Meltano (environment variable, kind) | description |",
@@ -200,6 +216,8 @@ def render_readme(text: str) -> str:
 def main() -> None:
     readme = ROOT / "README.md"
     readme.write_text(render_readme(readme.read_text()))
+    meltano_yml = ROOT / "meltano.yml"
+    meltano_yml.write_text(render_meltano_yml(meltano_yml.read_text()))
     (ROOT / PLUGIN_DEFINITION).write_text(plugin_definition_yaml((ROOT / "meltano.yml").read_text()))
 
 

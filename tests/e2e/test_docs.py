@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from tap_gitlab.docs import render_readme
+from tap_gitlab.docs import render_meltano_yml, render_readme
 from tap_gitlab.settings import SETTINGS_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,17 +18,21 @@ def test_readme_tables_are_current():
 
 
 def test_meltano_yml_declares_every_setting_with_kind_and_description():
-    meltano = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    """meltano.yml's tap settings are the settings table's (written by `python -m tap_gitlab.docs`)."""
+    text = (ROOT / "meltano.yml").read_text()
+    assert render_meltano_yml(text) == text, (
+        "meltano.yml's settings are stale: run `.venv/bin/python -m tap_gitlab.docs`"
+    )
+    meltano = yaml.safe_load(text)
     extractor = next(p for p in meltano["plugins"]["extractors"] if p["name"] == "tap-gitlab")
     settings = {s["name"]: s for s in extractor["settings"]}
     for name, spec in SETTINGS_SCHEMA["properties"].items():
         assert name in settings, f"meltano.yml lacks setting {name}"
         assert settings[name].get("kind"), name
-        assert settings[name].get("description"), name
+        assert settings[name].get("description") == spec["description"], name
         if spec.get("secret"):
             assert settings[name]["kind"] == "password" or settings[name].get("sensitive"), name
-        if "value" in settings[name] and "default" in spec:
-            assert settings[name]["value"] == spec["default"], f"meltano.yml's default of {name} differs"
+        assert settings[name].get("value") == spec.get("default"), f"meltano.yml's default of {name} differs"
     assert set(extractor["capabilities"]) >= {
         "catalog",
         "state",
