@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from tap_gitlab.errors import ConfigError
-from tap_gitlab.settings import normalize
+from tap_gitlab.settings import SETTINGS, SETTINGS_SCHEMA, normalize
 
 TOKEN = {"private_token": "glpat-abc"}
 
@@ -139,3 +139,16 @@ def test_defaults():
     assert settings.include_subgroups and settings.include_archived
     assert not (settings.fetch_site_users or settings.fetch_project_variables or settings.fetch_group_variables)
     assert settings.max_concurrency >= 1 and settings.requests_per_minute <= 2000
+
+
+def test_defaults_are_the_settings_tables():
+    """Each default is written once, in SETTINGS: normalize, the schema and meltano.yml take it from there."""
+    settings = normalize(TOKEN)
+    declared = [setting for setting in SETTINGS if setting.default is not None]
+    assert {s.name for s in declared} >= {"api_url", "include_subgroups", "max_concurrency", "request_timeout"}
+    for setting in declared:
+        assert getattr(settings, setting.name) == setting.default, setting.name
+        assert SETTINGS_SCHEMA["properties"][setting.name]["default"] == setting.default
+    assert [s.name for s in SETTINGS] == list(SETTINGS_SCHEMA["properties"])
+    assert normalize({**TOKEN, "api_url": "https://gitlab.example.com"}).requests_per_minute == 7200
+    assert normalize(TOKEN).requests_per_minute == 1800
