@@ -95,7 +95,7 @@ def _shapes(stream: GitLabStream) -> str:
                 parts.append(f"`{key}={value}`")
             elif key == "group_id" and stream.scope == "project":
                 parts.append("top group (`group_id`)")
-            elif key == "project_id" and stream.group_listing_path and stream._gitlab_tap.settings.include_subgroups:
+            elif key == "project_id" and stream.group_listing_path and stream.settings.include_subgroups:
                 parts.append("project configured alone (`project_id`)")
             else:
                 parts.append(f"{_KEY_NAMES[key]} (`{key}`)")
@@ -113,6 +113,7 @@ def _sample_streams(**settings: t.Any) -> dict[str, GitLabStream]:
             config[name] = True
     tap = TapGitLab(config=config, parse_env_config=False, setup_mapper=False)
     tap.__dict__["scope"] = _SAMPLE_SCOPE
+    tap.bind_streams()
     return {name: t.cast(GitLabStream, stream) for name, stream in tap.streams.items()}
 
 

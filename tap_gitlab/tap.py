@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 import typing as t
@@ -11,7 +10,8 @@ import typing as t
 from singer_sdk import Tap
 
 from tap_gitlab.client import GitLabClient, RunStats
-from tap_gitlab.concurrency import Key, Prefetcher
+from tap_gitlab.concurrency import Prefetcher
+from tap_gitlab.context import RunContext, plan_key
 from tap_gitlab.errors import UserError
 from tap_gitlab.progress import Progress, install_log_filters, progress_seconds
 from tap_gitlab.scope import Scope, check_access, resolve_scope
@@ -105,8 +105,27 @@ class TapGitLab(Tap):
         """Per-stream progress lines every TAP_GITLAB_PROGRESS_SECONDS (tap_gitlab/progress.py)."""
         return Progress(self.stats, progress_seconds())
 
+    @functools.cached_property
+    def run_context(self) -> RunContext:
+        """The run's shared machinery, handed to every stream (resolves the scope first)."""
+        return RunContext(
+            client=self.client,
+            scheduler=self.prefetcher,
+            scope=self.scope,
+            settings=self.settings,
+            stats=self.stats,
+            progress=self.progress,
+            version=self.initialized_at,
+        )
+
+    def bind_streams(self) -> None:
+        """Hand every stream the run context (after scope resolution)."""
+        for stream in self.streams.values():
+            if isinstance(stream, GitLabStream):
+                stream.bind(self.run_context)
+
     def discover_streams(self) -> list[GitLabStream]:
-        streams = [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        streams = [stream_type(self, self.settings) for stream_type in STREAM_TYPES]
         for stream in streams:
             _bound_integers(stream.schema)
             # An opt-in stream whose setting is off is not selected by default (`selected-by-default: false`),
@@ -125,10 +144,6 @@ class TapGitLab(Tap):
         if off:
             logger.info("Opt-in streams whose setting is off, not extracted: %s", ", ".join(off))
 
-    @staticmethod
-    def plan_key(stream_name: str, context: t.Mapping[str, t.Any] | None) -> Key:
-        return (stream_name, json.dumps(dict(context or {}), sort_keys=True))
-
     # -- the run ------------------------------------------------------------------------------------------
 
     def _build_plan(self) -> None:
@@ -140,7 +155,7 @@ class TapGitLab(Tap):
             if stream.scope in ("resolved_projects", "resolved_groups"):
                 continue
             for context in stream.partitions or [None]:  # type: ignore[list-item]
-                key = self.plan_key(stream.name, context)
+                key = plan_key(stream.name, context)
                 entries.append((key, functools.partial(_producer, stream, context)))
         self.prefetcher.set_plan(entries)
 
@@ -149,7 +164,7 @@ class TapGitLab(Tap):
         try:
             # A failure here (bad token, unknown group) has emitted nothing: no STATE that could pass for progress.
             _ = self.progress  # a bad TAP_GITLAB_PROGRESS_SECONDS is one line before any request
-            _ = self.scope
+            self.bind_streams()  # resolves the scope
             self._deselect_disabled()
             self._build_plan()
         except BaseException:

@@ -6,9 +6,41 @@ import logging
 import os
 import sys
 import traceback
+import typing as t
 
 from tap_gitlab.errors import UserError
-from tap_gitlab.flow.protocol import LOG, LogHandler, Output, serve
+from tap_gitlab.flow.protocol import LOG, LogHandler, Output, parse_request
+
+
+def serve(stdin: t.BinaryIO, out: Output) -> int:
+    """Answer requests until end of input, or run the capture session an `open` starts. Returns the exit code."""
+    from tap_gitlab.flow import capture, discovery, spec  # noqa: PLC0415 - keep `spec` fast to answer
+
+    for line in stdin:
+        if not line.strip():
+            continue
+        kind, body = parse_request(line)
+        LOG.debug(f"request: {kind}")
+        if kind == "spec":
+            out.send({"spec": spec.spec_response()})
+        elif kind == "discover":
+            LOG.add_secrets(spec.secrets_of(body.get("config")))
+            out.send({"discovered": {"bindings": discovery.discover_bindings(body.get("config"))}})
+        elif kind == "validate":
+            LOG.add_secrets(spec.secrets_of(body.get("config")))
+            paths = discovery.validate(body.get("config"), body.get("bindings") or [])
+            out.send({"validated": {"bindings": [{"resourcePath": path} for path in paths]}})
+        elif kind == "apply":
+            out.send({"applied": {"actionDescription": ""}})
+        elif kind == "open":
+            LOG.add_secrets(spec.secrets_of((body.get("capture") or {}).get("config")))
+            out.flush()
+            # A session never reads stdin again: the runtime keeps it open, and reading it would block.
+            return capture.run(body, out)
+        else:  # acknowledge: only sent when requested, which this connector never does
+            LOG.debug("ignoring an acknowledge request")
+        out.flush()
+    return 0
 
 
 def main() -> None:

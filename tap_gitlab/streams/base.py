@@ -34,14 +34,18 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import Stream
 
 from tap_gitlab.conform import Conformer
+from tap_gitlab.context import plan_key
 from tap_gitlab.errors import ResourceUnavailable
 from tap_gitlab.narrowing import WindowNarrowing
 from tap_gitlab.pagination import UpdatedAtSeek
 from tap_gitlab.progress import install_log_filters
 
 if t.TYPE_CHECKING:
+    from singer_sdk import Tap
+
     from tap_gitlab.client import GitLabClient, Page
-    from tap_gitlab.tap import TapGitLab
+    from tap_gitlab.context import RunContext
+    from tap_gitlab.settings import Settings
 
 logger = logging.getLogger("tap-gitlab")
 
@@ -158,9 +162,10 @@ class GitLabStream(Stream):
     hidden_filter: t.ClassVar[tuple[str, str] | None] = None
     hidden_setting: str | None = None
 
-    def __init__(self, tap: TapGitLab) -> None:
+    def __init__(self, tap: Tap, settings: Settings) -> None:
         super().__init__(tap=tap, name=self.name, schema=self._load_schema())
-        self._gitlab_tap = tap
+        self.settings = settings
+        self._run: RunContext | None = None  # the run's shared machinery, from `bind` (after scope resolution)
         self._advancing = False
         self._child_route: str | None = None  # the child path this GitLab answered (None: none yet)
         install_log_filters(self.logger.name)  # singer-sdk logs per stream on `tap-gitlab.<stream>`
@@ -179,9 +184,19 @@ class GitLabStream(Stream):
 
     # -- the SDK's hooks ----------------------------------------------------------------------------------
 
+    def bind(self, run: RunContext) -> None:
+        """Give the stream the run's shared machinery (the tap does, once the scope is resolved)."""
+        self._run = run
+
+    @property
+    def run(self) -> RunContext:
+        if self._run is None:
+            raise RuntimeError(f"stream {self.name} is not bound to a run (TapGitLab.sync_all binds it)")
+        return self._run
+
     @property
     def client(self) -> GitLabClient:
-        return self._gitlab_tap.client
+        return self.run.client
 
     # singer-sdk's own conformance re-derives each property's schema kind for every value of every record;
     # `Conformer` (tap_gitlab/conform.py) makes the same decisions once per schema, here in `post_process`.
@@ -205,7 +220,7 @@ class GitLabStream(Stream):
     @property
     def enabled(self) -> bool:
         """Opt-in streams run only when their setting is on."""
-        return self.opt_in_setting is None or bool(getattr(self._gitlab_tap.settings, self.opt_in_setting))
+        return self.opt_in_setting is None or bool(getattr(self.settings, self.opt_in_setting))
 
     # -- deletions: ACTIVATE_VERSION ----------------------------------------------------------------------
     #
@@ -223,7 +238,7 @@ class GitLabStream(Stream):
     @property
     def signals_deletions(self) -> bool:
         """Whether this stream ends with ACTIVATE_VERSION when it read everything (full-table streams)."""
-        return self.replication_method == "FULL_TABLE" and self._gitlab_tap.settings.emit_activate_version_messages
+        return self.replication_method == "FULL_TABLE" and self.settings.emit_activate_version_messages
 
     def not_in_full(self, why: str) -> None:
         """Something of this run's read is missing (a skipped partition, a bookmark): no deletions this run.
@@ -241,12 +256,12 @@ class GitLabStream(Stream):
         if versioned:
             # Milliseconds (the Singer convention), not singer-sdk's seconds: two runs within one second would
             # share a version, and the second could not delete what the first loaded.
-            self._stream_version = self._gitlab_tap.initialized_at
+            self._stream_version = self.run.version
         tracked = write_messages and context is None and self.selected and self.enabled
         if not tracked:
             yield from super()._sync_records(context, write_messages=write_messages)
             return
-        progress = self._gitlab_tap.progress
+        progress = self.run.progress
         progress.stream_started(self.name, len(self.partitions or ()) or 1)
         for record in super()._sync_records(context, write_messages=write_messages):
             progress.record()
@@ -268,9 +283,9 @@ class GitLabStream(Stream):
 
     @property
     def partitions(self) -> list[dict[str, t.Any]] | None:
-        scope = self._gitlab_tap.scope
+        scope = self.run.scope
         if self.scope == "project":
-            if self.group_listing_path and self._gitlab_tap.settings.include_subgroups:
+            if self.group_listing_path and self.settings.include_subgroups:
                 # One partition per top group (its listing covers all its projects), then the projects
                 # that were configured on their own.
                 groups = [{"group_id": group_id} for group_id in scope.top_groups]
@@ -286,7 +301,7 @@ class GitLabStream(Stream):
         """Whether the records the listing hides are read, in partitions of their own."""
         if self.hidden_filter is None:
             return False
-        return self.hidden_setting is None or bool(getattr(self._gitlab_tap.settings, self.hidden_setting))
+        return self.hidden_setting is None or bool(getattr(self.settings, self.hidden_setting))
 
     def _with_hidden(self, partitions: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
         if not self.splits_hidden:
@@ -307,7 +322,7 @@ class GitLabStream(Stream):
         if self.hidden_filter and context and self.hidden_filter[0] in context:
             param = self.hidden_filter[0]
             return f"{self.describe({k: v for k, v in context.items() if k != param})} ({param}={context[param]})"
-        scope = self._gitlab_tap.scope
+        scope = self.run.scope
         if context and "project_id" in context:
             return scope.describe_project(context["project_id"])
         if context and "group_id" in context:
@@ -337,12 +352,10 @@ class GitLabStream(Stream):
             return
         started = time.monotonic()
         label = self.describe(context)
-        tap = self._gitlab_tap
-        job = tap.prefetcher.take(
-            tap.plan_key(self.name, context), produce=lambda: self.plan_partition(context).produce()
-        )
+        run = self.run
+        job = run.scheduler.take(plan_key(self.name, context), produce=lambda: self.plan_partition(context).produce())
         logger.debug("%s: %s: started", self.name, label)
-        tap.progress.partition_started(job.counters)
+        run.progress.partition_started(job.counters)
         skipped = False
         count = 0
         unsaved = 0  # records emitted since this partition's last STATE
@@ -366,13 +379,13 @@ class GitLabStream(Stream):
         except ResourceUnavailable as exc:
             reason = str(exc)
             logger.warning("%s: %s: skipped: %s", self.name, label, reason)
-            tap.stats.skip(self.name, label, reason)
+            run.stats.skip(self.name, label, reason)
             self.not_in_full(f"{label} skipped")
             skipped = True
         finally:
             job.cancelled.set()  # if the SDK stopped early, free the worker filling this queue
-        tap.stats.records[self.name] += count
-        tap.progress.partition_done(skipped=skipped)
+        run.stats.records[self.name] += count
+        run.progress.partition_done(skipped=skipped)
         logger.debug(
             "%s: %s: %d records, %d requests, %.1f s",
             self.name,
@@ -461,7 +474,7 @@ class GitLabStream(Stream):
         if self.hidden_filter and context is not None and self.hidden_filter[0] in context:
             params[self.hidden_filter[0]] = context[self.hidden_filter[0]]
         in_group = context is not None and "group_id" in context and self.scope == "project"
-        if in_group and self.archived_param and self._gitlab_tap.settings.include_archived:
+        if in_group and self.archived_param and self.settings.include_archived:
             params[self.archived_param] = "false"
         return params
 
@@ -483,7 +496,7 @@ class GitLabStream(Stream):
             return self.client.pages(path, params)
         if self.scope != "project" or not self.group_listing_path:
             return self.client.pages(path, params)
-        scope = self._gitlab_tap.scope
+        scope = self.run.scope
         own = {key: value for key, value in params.items() if key != self.archived_param}
         template = self.parent_path or self.path
         projects = [
@@ -528,7 +541,7 @@ class GitLabStream(Stream):
         assert self.parent_path and self.child_path
         parent_path = self.listing_path(context)
         client = self.client
-        prefetcher = self._gitlab_tap.prefetcher
+        prefetcher = self.run.scheduler
         cursor = self.parent_fields.get(self.replication_key or "", "updated_at")
         bookmark, done = self.boundary(context)
 
@@ -565,7 +578,7 @@ class GitLabStream(Stream):
                     # parents go on, but say so once per project and count it, as for a skipped partition.
                     ids = {"project_id": parent["project_id"]} if "project_id" in parent else {}
                     label = self.describe({**context, **ids})
-                    if self._gitlab_tap.stats.skip(self.name, label, str(exc)):
+                    if self.run.stats.skip(self.name, label, str(exc)):
                         logger.warning("%s: %s: skipped: %s", self.name, label, exc)
                     self.not_in_full(f"{label} skipped")
                 return []  # 404: the parent vanished between the listing and this request
@@ -609,7 +622,7 @@ class GitLabStream(Stream):
         key = "group_id" if self.scope == "group" else "project_id"
         if context and key in context:
             record.setdefault(key, context[key])
-        elif self.scope == "project" and record.get("project_id") not in self._gitlab_tap.scope.projects:
+        elif self.scope == "project" and record.get("project_id") not in self.run.scope.projects:
             return None  # a group-level listing reaching a project outside the selection (shared, excluded)
         return record
 
@@ -618,11 +631,11 @@ class ScopeStream(GitLabStream):
     """Groups and projects: the records the scope resolution already read (no extra requests)."""
 
     def get_records(self, context: Context | None) -> t.Iterable[Record]:
-        scope = self._gitlab_tap.scope
+        scope = self.run.scope
         records = scope.projects if self.scope == "resolved_projects" else scope.groups
         count = 0
         for record in records.values():
             count += 1
             yield dict(record)
-        self._gitlab_tap.stats.records[self.name] += count
+        self.run.stats.records[self.name] += count
         logger.debug("%s: %d records (from scope resolution)", self.name, count)

@@ -109,7 +109,7 @@ class ReadmeStream(GitLabStream):
 
     def plan_partition(self, context: Context | None) -> PartitionPlan:
         context = dict(context or {})
-        project = self._gitlab_tap.scope.projects.get(int(context["project_id"]), {})
+        project = self.run.scope.projects.get(int(context["project_id"]), {})
         file_path = readme_path(project)
         client = self.client
 

@@ -69,13 +69,13 @@ class CommitsStream(GitLabStream):
     def plan_partition(self, context: Context | None) -> PartitionPlan:
         context = dict(context or {})
         self.starting_value(context)  # the SDK's bookkeeping of the partition's starting value
-        start = self._gitlab_tap.settings.start_date
+        start = self.settings.start_date
         params = dict(self.params)
         if start is not None:
             params["since"] = format_timestamp(start)  # git's --after, as GitLab passes it
         known = {str(k): str(v) for k, v in (self.get_context_state(context).get(HEADS_KEY) or {}).items()}
         reader = _HistoryReader(self, context, params, known)
-        produce = reader.every_branch if self._gitlab_tap.settings.commits_all_branches else reader.default_branch
+        produce = reader.every_branch if self.settings.commits_all_branches else reader.default_branch
         return PartitionPlan(context, produce, params)
 
 

@@ -17,6 +17,7 @@ import jsonschema
 import pytest
 
 from tap_gitlab.flow import capture, discovery, protocol, spec
+from tap_gitlab.flow.__main__ import serve
 from tap_gitlab.flow.protocol import Log, Output
 from tap_gitlab.settings import SETTINGS_SCHEMA, normalize
 from tap_gitlab.streams import STREAM_TYPES
@@ -30,7 +31,7 @@ def serve_lines(*requests: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     """Run the adapter's request loop in-process (unary requests only)."""
     stdin = io.BytesIO(b"".join(json.dumps(r).encode() + b"\n" for r in requests))
     stdout = io.BytesIO()
-    assert protocol.serve(stdin, Output(stdout)) == 0
+    assert serve(stdin, Output(stdout)) == 0
     responses = [json.loads(line) for line in stdout.getvalue().splitlines()]
     for response in responses:
         check_response(response)
@@ -150,7 +151,7 @@ def test_unknown_request_and_bad_json_are_one_line_errors():
     with pytest.raises(protocol.ProtocolError, match="unsupported request with fields frobnicate"):
         serve_lines({"frobnicate": {}})
     with pytest.raises(protocol.ProtocolError, match="not JSON"):
-        protocol.serve(io.BytesIO(b"{nope\n"), Output(io.BytesIO()))
+        serve(io.BytesIO(b"{nope\n"), Output(io.BytesIO()))
 
 
 def test_connector_process_answers_spec_and_apply_then_exits_at_eof():
