@@ -17,6 +17,7 @@ import typing as t
 
 from tests.gitlab_sim import gitlog
 from tests.gitlab_sim import words as W
+from tests.gitlab_sim.areas.security import SecurityModel
 from tests.gitlab_sim.areas.users import UsersModel
 from tests.gitlab_sim.model import (
     API,
@@ -51,7 +52,7 @@ from tests.gitlab_sim.model import (
 from tests.gitlab_sim.util import DAY, NOW_EPOCH, date_only, db_time, git_time, parse_time
 
 
-class Dataset(UsersModel):
+class Dataset(UsersModel, SecurityModel):
     """A GitLab instance. Reads and mutations are thread-safe (one re-entrant lock)."""
 
     def __init__(self, size: str, seed: int) -> None:
@@ -1288,25 +1289,6 @@ class Dataset(UsersModel):
             if k == 0:
                 d.variables.append(self._variable(rng, key, "production"))
 
-    def _generate_vulnerabilities(self, g: ProjectGen) -> None:
-        """Vulnerabilities (Ultimate)."""
-        project, counts, bases, rng, d, start, updated_from, people = (
-            g.project,
-            g.counts,
-            g.bases,
-            g.rng,
-            g.d,
-            g.start,
-            g.updated_from,
-            g.people,
-        )
-        for k, created in enumerate(_times(rng, counts["vulnerabilities"], start, NOW_EPOCH - DAY)):
-            d.vulnerabilities.append(
-                self._vulnerability(
-                    rng, bases["vulnerabilities"] + k + 1, project, created, updated_from(created), people
-                )
-            )
-
     @staticmethod
     def _merge_first_branch(d: ProjectData) -> None:
         """Merged-in history: the first branch with commits of its own is merged into the default branch.
@@ -1866,47 +1848,6 @@ class Dataset(UsersModel):
             "imported": False,
             "imported_from": "none",
             **extra,
-        }
-
-    def _vulnerability(
-        self, rng: random.Random, vid: int, project: Record, created: float, updated: float, people: list[int]
-    ) -> Record:
-        state = rng.choice(["detected", "confirmed", "resolved", "dismissed"])
-        severity = rng.choice(["critical", "high", "medium", "low", "info", "unknown"])
-        return {
-            "id": vid,
-            "title": f"{rng.choice(['SQL injection', 'XSS', 'Outdated dependency', 'Weak hash'])} in "
-            f"{rng.choice(W.NOUNS)}",
-            "description": _sentence(rng),
-            "state": state,
-            "severity": severity,
-            "confidence": "unknown",
-            "report_type": rng.choice(["sast", "dependency_scanning", "secret_detection", "container_scanning"]),
-            "project": {
-                "id": project["id"],
-                "name": project["name"],
-                "full_path": project["path_with_namespace"],
-                "full_name": project["name_with_namespace"],
-            },
-            "project_default_branch": "main",
-            "author_id": rng.choice(people),
-            "updated_by_id": None,
-            "last_edited_by_id": None,
-            "closed_by_id": None,
-            "start_date": None,
-            "due_date": None,
-            "created_at": db_time(created),
-            "updated_at": db_time(updated),
-            "last_edited_at": None,
-            "closed_at": None,
-            "resolved_by_id": None,
-            "resolved_at": db_time(updated) if state == "resolved" else None,
-            "resolved_on_default_branch": state == "resolved",
-            "dismissed_by_id": None,
-            "dismissed_at": db_time(updated) if state == "dismissed" else None,
-            "confirmed_by_id": None,
-            "confirmed_at": db_time(updated) if state == "confirmed" else None,
-            "state_transitions": [],
         }
 
     # -- lookups used by the server ----------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from tests.gitlab_sim.api import (
     sort_param,
     window,
 )
+from tests.gitlab_sim.areas.security import SecurityRoutes
 from tests.gitlab_sim.areas.users import UsersRoutes
 from tests.gitlab_sim.dataset import runners_token
 from tests.gitlab_sim.expected import pipeline_list_shape
@@ -145,7 +146,7 @@ FEATURE_OF = {
 }
 
 
-class Routes(UsersRoutes):
+class Routes(UsersRoutes, SecurityRoutes):
     """Endpoint handlers (`h_<route name>`) plus pagination and a listing cache keyed on the dataset version."""
 
     def __init__(self, sim: GitLabSimulator) -> None:
@@ -1211,12 +1212,6 @@ class Routes(UsersRoutes):
         if scope:
             variables = [v for v in variables if v["environment_scope"] == scope]
         return Listing(list(variables))
-
-    def h_vulnerabilities(self, req: Request) -> Listing:
-        pid, d = self._pfeature(req, "vulnerabilities")
-        if self.ds.top_group_of(self.ds.projects[pid]["namespace"]["id"]) not in self.ds.ultimate:
-            raise FORBIDDEN  # Ultimate only
-        return Listing(order(d.vulnerabilities, "id", "desc"))
 
     # -- project members, users, labels, milestones ---------------------------------------------------------------
     def h_project_members(self, req: Request) -> Listing:
