@@ -38,11 +38,12 @@ from tests.gitlab_sim.api import (
     sort_param,
     window,
 )
+from tests.gitlab_sim.areas.events import EventsRoutes
 from tests.gitlab_sim.areas.security import SecurityRoutes
 from tests.gitlab_sim.areas.users import UsersRoutes
 from tests.gitlab_sim.dataset import runners_token
 from tests.gitlab_sim.expected import pipeline_list_shape
-from tests.gitlab_sim.util import DAY, date_only, db_time, parse_time
+from tests.gitlab_sim.util import date_only, parse_time
 
 if t.TYPE_CHECKING:
     from tests.gitlab_sim.server import GitLabSimulator
@@ -146,7 +147,7 @@ FEATURE_OF = {
 }
 
 
-class Routes(UsersRoutes, SecurityRoutes):
+class Routes(UsersRoutes, SecurityRoutes, EventsRoutes):
     """Endpoint handlers (`h_<route name>`) plus pagination and a listing cache keyed on the dataset version."""
 
     def __init__(self, sim: GitLabSimulator) -> None:
@@ -1157,53 +1158,6 @@ class Routes(UsersRoutes, SecurityRoutes):
     def h_languages(self, req: Request) -> Record:
         _pid, d = self._pfeature(req, "languages")
         return d.languages
-
-    def h_events(self, req: Request) -> Listing:
-        """`GET /projects/:id/events` (lib/api/project_events.rb, lib/api/helpers/events_helpers.rb, finder
-        app/finders/events_finder.rb).
-
-        `after`/`before` are Grape `Date`s and the finder compares `created_at > after.end_of_day` and
-        `created_at < before.beginning_of_day`: ActiveSupport's Date#end_of_day is the end of that day in
-        `Time.zone`, the instance's configured zone (gitlab.yml `time_zone`, default UTC), here
-        `Dataset.time_zone_offset_minutes`. The order is by id (`order_id_asc` / `order_id_desc`, default desc
-        from `sort_params`). Counting, paging and the visibility filter: `Routes._paginate_filtered`.
-        """
-        pid, d = self._pfeature(req, "events")
-        events = d.events
-        if req.q.get("action"):
-            wanted = req.q["action"].lower()
-            # `action` is an Event.actions key; the entity shows Event#action_name (app/models/event.rb).
-            names = {
-                "pushed": ("pushed to", "pushed new", "deleted"),
-                "commented": ("commented on",),
-                "merged": ("accepted",),
-                "created": ("opened", "created", "imported"),
-            }
-            accepted = names.get(wanted, (wanted,))
-            events = [e for e in events if e["action_name"] in accepted]
-        if req.q.get("target_type"):
-            tt = req.q["target_type"].lower()
-            events = [
-                e for e in events if (e["target_type"] or "").lower().replace("mergerequest", "merge_request") == tt
-            ]
-        # Dates, exclusive whole days of the instance's zone: created_at > after.end_of_day (the next local
-        # midnight, at the DB's precision) and < before.beginning_of_day (§6.20).
-        zone = self.ds.time_zone_offset_minutes * 60
-        for name in ("after", "before"):
-            value = req.q.get(name)
-            if value:
-                epoch = parse_time(value[:10])
-                if epoch is None:
-                    raise ApiError(400, {"error": f"{name} is invalid"})
-                if name == "after":
-                    bound = db_time(epoch + DAY - zone)
-                    events = [e for e in events if e["created_at"] >= bound]
-                else:
-                    bound = db_time(epoch - zone)
-                    events = [e for e in events if e["created_at"] < bound]
-        sort = sort_param(req, "desc")
-        ordered = sorted(events, key=lambda e: e["id"], reverse=sort == "desc")
-        return Listing(ordered, sort=sort, count_cap=COUNT_LIMIT + 1, visible=lambda e: self.ds.event_visible(pid, e))
 
     def h_project_variables(self, req: Request) -> Listing:
         _pid, d = self._pfeature(req, "project_variables")
