@@ -116,7 +116,9 @@ class Setting:
         return self.meltano_kind or _KINDS[self.kind].meltano
 
     def parser(self) -> Parser:
-        return self.parse or _KINDS[self.kind].parse
+        parse = self.parse or _KINDS[self.kind].parse
+        assert parse is not None, f"setting {self.name} needs a parser"
+        return parse
 
     def json_schema(self) -> dict[str, t.Any]:
         kind = _KINDS[self.kind]
@@ -339,8 +341,10 @@ def _start_date(setting: Setting, given: _Given) -> dict[str, t.Any]:
 
 def _rate(setting: Setting, given: _Given) -> dict[str, t.Any]:
     """`requests_per_minute`: its default depends on the host (`_default_rate`)."""
-    default = _default_rate(given.parsed["api_url"])
-    return {setting.name: _int(given.config, setting.name, default, minimum=setting.minimum or 1, maximum=1_000_000)}
+    assert setting.minimum is not None, setting.name
+    default = _default_rate(given.parsed["api_url"])  # api_url comes first in the table
+    value = _int(given.config, setting.name, default, minimum=setting.minimum, maximum=1_000_000)  # no schema maximum
+    return {setting.name: value}
 
 
 def _existing_file(setting: Setting, given: _Given) -> dict[str, t.Any]:
@@ -387,7 +391,7 @@ def _parse_selection(setting: Setting, given: _Given) -> dict[str, t.Any]:
 class _Kind:
     schema: t.Mapping[str, t.Any]  # the JSON Schema's type (first in the property)
     meltano: str
-    parse: Parser
+    parse: Parser | None  # None: each setting of the kind names its own
     extra: t.Mapping[str, t.Any] = field(default_factory=dict)  # JSON Schema after the default and bounds
 
 
@@ -401,9 +405,9 @@ def _nullable(json_type: str) -> dict[str, t.Any]:
 # are `string`, not array: Meltano parses an array setting's text as JSON, so "a b" and `platform-co` would fail
 # before the tap sees them; the tap takes a space- or comma-separated string, a JSON list or a list.
 _KINDS: dict[str, _Kind] = {
-    "url": _Kind({"type": "string"}, "string", _api_url_fields),
-    "secret": _Kind(_nullable("string"), "password", _parse_string),
-    "object": _Kind(_nullable("object"), "object", _not_read),
+    "url": _Kind({"type": "string"}, "string", None),
+    "secret": _Kind(_nullable("string"), "password", None),
+    "object": _Kind(_nullable("object"), "object", None),
     "selection": _Kind(
         {
             "anyOf": [
@@ -415,7 +419,7 @@ _KINDS: dict[str, _Kind] = {
         "string",
         _parse_selection,
     ),
-    "date-time": _Kind(_nullable("string"), "date_iso8601", _start_date, extra={"format": "date-time"}),
+    "date-time": _Kind(_nullable("string"), "date_iso8601", None, extra={"format": "date-time"}),
     "boolean": _Kind(_nullable("boolean"), "boolean", _parse_bool),
     "integer": _Kind(_nullable("integer"), "string", _parse_int),
     "number": _Kind(_nullable("number"), "string", _parse_number),
@@ -436,6 +440,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Base URL of the GitLab instance, e.g. https://gitlab.com or "
         "https://corp.example/gitlab (a trailing /api/v4 is accepted).",
         default=DEFAULT_API_URL,
+        parse=_api_url_fields,
     ),
     Setting(
         "private_token",
@@ -492,6 +497,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Start date",
         "Only records updated (or committed) on or after this instant are extracted by "
         "incremental streams, e.g. 2024-01-01T00:00:00Z. Empty means everything.",
+        parse=_start_date,
     ),
     Setting(
         "include_subgroups",
