@@ -17,13 +17,12 @@ import typing as t
 
 from tests.gitlab_sim import gitlog
 from tests.gitlab_sim import words as W
+from tests.gitlab_sim.areas.ci import CiModel
 from tests.gitlab_sim.areas.events import EventsModel
 from tests.gitlab_sim.areas.security import SecurityModel
 from tests.gitlab_sim.areas.users import UsersModel
 from tests.gitlab_sim.model import (
     API,
-    BRIDGE_ID_BASE,
-    CHILD_PIPELINE_SHARE,
     ID_KINDS,
     RESOURCE_EVENT_BASES,
     SIZES,
@@ -34,14 +33,11 @@ from tests.gitlab_sim.model import (
     ProjectGen,
     ProjectPlan,
     Record,
-    _basic_project_details,
-    _job_commit,
     _label_basic,
     _markdown,
     _mirror_import_url,
     _mutation,
     _pick,
-    _pipeline_basic,
     _readme_url,
     _sentence,
     _sha,
@@ -53,7 +49,7 @@ from tests.gitlab_sim.model import (
 from tests.gitlab_sim.util import DAY, NOW_EPOCH, date_only, db_time, git_time, parse_time
 
 
-class Dataset(UsersModel, SecurityModel, EventsModel):
+class Dataset(UsersModel, SecurityModel, EventsModel, CiModel):
     """A GitLab instance. Reads and mutations are thread-safe (one re-entrant lock)."""
 
     def __init__(self, size: str, seed: int) -> None:
@@ -1091,180 +1087,6 @@ class Dataset(UsersModel, SecurityModel, EventsModel):
             d.mr_approvals[iid] = self._approvals(mr, approvers, web)
         g.note_id = note_id
 
-    def _generate_pipelines(self, g: ProjectGen) -> None:
-        """Pipelines and jobs."""
-        pid, counts, bases, rng, d, start, ub, full, web, updated_from, people = (
-            g.pid,
-            g.counts,
-            g.bases,
-            g.rng,
-            g.d,
-            g.start,
-            g.ub,
-            g.full,
-            g.web,
-            g.updated_from,
-            g.people,
-        )
-        job_split = _split(rng, counts["jobs"], counts["pipelines"])
-        job_id = bases["jobs"]
-        refs = [("main", d.commits[j]) for j in range(min(len(d.commits), 30))] or [("main", None)]
-        for name, own in d.branch_commits.items():
-            refs.extend((name, c) for c in own)
-        # Some pipelines are child pipelines (trigger: include): created seconds after the pipeline before them,
-        # on its ref and commit. A separate generator picks them, so every other record stays as it was.
-        child_rng = random.Random(f"{self.seed}/child-pipelines/{pid}")
-        parent: tuple[Record, Record | None] | None = None  # the last pipeline that is not a child, its commit
-        last_created = 0.0
-        for k, created in enumerate(_times(rng, counts["pipelines"], start + DAY, NOW_EPOCH - 3600)):
-            ref, commit = rng.choice(refs)
-            child_of = None
-            if parent is not None and child_rng.random() < CHILD_PIPELINE_SHARE:
-                child_of, commit = parent
-                ref = child_of["ref"]
-                created = min(created, last_created + child_rng.uniform(2, 30))  # ids stay in creation order
-            sha = child_of["sha"] if child_of else commit["id"] if commit else _sha(pid, "p", k)
-            status = rng.choices(
-                ["success", "failed", "canceled", "running", "skipped", "manual"], [70, 15, 5, 4, 3, 3]
-            )[0]
-            duration = rng.randint(40, 3600)
-            started = created + rng.uniform(1, 60)
-            finished = started + duration if status not in ("running", "manual") else None
-            updated = max(finished or started, updated_from(created))
-            pl_id = bases["pipelines"] + k + 1
-            user = ub[rng.choice(people)]
-            pipeline = {
-                "id": pl_id,
-                "iid": k + 1,
-                "project_id": pid,
-                "status": status,
-                "source": rng.choice(["push", "push", "merge_request_event", "schedule", "web"]),
-                "ref": ref,
-                "sha": sha,
-                "name": None if k % 4 else "Build pipeline",
-                "web_url": f"{web}/-/pipelines/{pl_id}",
-                "created_at": db_time(created),
-                "updated_at": db_time(updated),
-                "before_sha": "0" * 40,
-                "tag": False,
-                "yaml_errors": None,
-                "user": user,
-                "started_at": db_time(started),
-                "finished_at": db_time(finished) if finished else None,
-                "committed_at": commit["committed_date"] if commit else None,
-                "duration": duration if finished else None,
-                "queued_duration": round(started - created, 3),
-                "coverage": f"{rng.uniform(50, 99):.2f}" if status == "success" and k % 3 == 0 else None,
-                "detailed_status": self._detailed_status(status, f"/{full}/-/pipelines/{pl_id}"),
-                "archived": False,
-            }
-            d.bridges_by_pipeline[pl_id] = []
-            if child_of is not None:
-                pipeline["source"] = "parent_pipeline"
-                d.child_pipelines[pl_id] = child_of["id"]
-                bridge = self._bridge(child_of, pipeline, commit, user, web)
-                d.bridges_by_pipeline[child_of["id"]].insert(0, bridge)
-            if child_of is None:  # a child's children (GitLab allows them) are left out: nothing here needs them
-                parent = (pipeline, commit)
-            last_created = created
-            d.pipelines.append(pipeline)
-            d.pipeline_by_id[pl_id] = pipeline
-            jobs: list[Record] = []
-            n_jobs = job_split[k]
-            retry_first = n_jobs >= 2 and rng.random() < 0.2
-            for j in range(n_jobs):
-                job_id += 1
-                stage = W.STAGES[min(j * len(W.STAGES) // max(1, n_jobs), 2)]
-                jname = W.JOB_NAMES[stage][j % len(W.JOB_NAMES[stage])]
-                if retry_first and j == 1:
-                    jname = jobs[0]["name"]
-                    stage = jobs[0]["stage"]
-                jstatus = "failed" if retry_first and j == 0 else (status if j == n_jobs - 1 else "success")
-                j_created = created + j
-                j_started = started + j * 5
-                j_finished = (finished - (n_jobs - j)) if finished else None
-                job = self._job(
-                    rng,
-                    job_id,
-                    jname,
-                    stage,
-                    jstatus,
-                    ref,
-                    commit,
-                    pipeline,
-                    j_created,
-                    j_started,
-                    j_finished,
-                    user,
-                    web,
-                )
-                if retry_first and j == 0:
-                    d.retried_jobs.add(job_id)
-                jobs.append(job)
-            d.jobs_by_pipeline[pl_id] = list(reversed(jobs))  # newest (highest id) first
-            d.jobs.extend(jobs)
-        d.jobs.reverse()  # project jobs: id descending
-
-    def _generate_environments_and_deployments(self, g: ProjectGen) -> None:
-        """Environments and deployments."""
-        project, counts, bases, rng, d, start, full, updated_from, people = (
-            g.project,
-            g.counts,
-            g.bases,
-            g.rng,
-            g.d,
-            g.start,
-            g.full,
-            g.updated_from,
-            g.people,
-        )
-        env_names = ["production", "staging", *[f"review/{rng.choice(W.NOUNS)}-{k}" for k in range(1, 10)]]
-        for k in range(counts["environments"]):
-            name = env_names[k]
-            created = rng.uniform(start, NOW_EPOCH - 30 * DAY)
-            d.environments.append(
-                {
-                    "id": bases["environments"] + k + 1,
-                    "name": name,
-                    "slug": name.replace("/", "-")[:24],
-                    "description": None if k else "Live site",
-                    "external_url": f"https://{name.replace('/', '-')}.{project['path']}.example.com",
-                    "state": "available" if k < 2 or rng.random() < 0.5 else "stopped",
-                    "tier": {"production": "production", "staging": "staging"}.get(name, "development"),
-                    "created_at": db_time(created),
-                    "updated_at": db_time(updated_from(created)),
-                    "enable_advanced_logs_querying": False,
-                    "logs_api_path": f"/{full}/-/logs/k8s.json",
-                    "auto_stop_at": None,
-                    "auto_stop_setting": "always",
-                    "cluster_agent": None,
-                    "kubernetes_namespace": None,
-                    "flux_resource_path": None,
-                    "project": _basic_project_details(project),
-                }
-            )
-        deploy_jobs = [j for j in d.jobs if j["stage"] == "deploy"] or d.jobs
-        for k, created in enumerate(_times(rng, counts["deployments"], start + DAY, NOW_EPOCH - 3600)):
-            env = d.environments[k % len(d.environments)] if d.environments else None
-            job = deploy_jobs[rng.randrange(len(deploy_jobs))] if deploy_jobs and k % 5 else None
-            status = rng.choices(
-                ["success", "failed", "canceled", "running", "created", "blocked"], [75, 10, 5, 4, 3, 3]
-            )[0]
-            d.deployments.append(
-                self._deployment(
-                    rng,
-                    bases["deployments"] + k + 1,
-                    k + 1,
-                    created,
-                    updated_from(created),
-                    status,
-                    env,
-                    job,
-                    d,
-                    people,
-                )
-            )
-
     def _generate_languages(self, g: ProjectGen) -> None:
         """Languages."""
         rng, d = g.rng, g.d
@@ -1274,15 +1096,6 @@ class Dataset(UsersModel, SecurityModel, EventsModel):
         shares = [round(100 * w / total, 2) for w in weights]
         shares[0] = round(100 - sum(shares[1:]), 2)
         d.languages = dict(sorted(zip(langs, shares, strict=True), key=lambda item: -item[1]))
-
-    def _generate_project_variables(self, g: ProjectGen) -> None:
-        """Variables: a key defined once per environment scope."""
-        counts, rng, d = g.counts, g.rng, g.d
-        for k in range(counts["variables"]):
-            key = f"{rng.choice(['DEPLOY', 'API', 'DB', 'CACHE'])}_{'TOKEN' if k % 2 else 'URL'}_{k // 2}"
-            d.variables.append(self._variable(rng, key, "*"))
-            if k == 0:
-                d.variables.append(self._variable(rng, key, "production"))
 
     @staticmethod
     def _merge_first_branch(d: ProjectData) -> None:
@@ -1612,167 +1425,6 @@ class Dataset(UsersModel, SecurityModel, EventsModel):
             else None,
         }
 
-    def _detailed_status(self, status: str, path: str) -> Record:
-        text = {
-            "success": "Passed",
-            "failed": "Failed",
-            "canceled": "Canceled",
-            "running": "Running",
-            "skipped": "Skipped",
-            "manual": "Manual",
-            "created": "Created",
-            "pending": "Pending",
-        }.get(status, status)
-        return {
-            "icon": f"status_{status}",
-            "text": text,
-            "label": text.lower(),
-            "group": status,
-            "tooltip": text.lower(),
-            "has_details": True,
-            "details_path": path,
-            "illustration": None,
-            "favicon": f"/assets/ci_favicons/favicon_status_{status}.png",
-        }
-
-    def _job(
-        self,
-        rng: random.Random,
-        job_id: int,
-        name: str,
-        stage: str,
-        status: str,
-        ref: str,
-        commit: Record | None,
-        pipeline: Record,
-        created: float,
-        started: float,
-        finished: float | None,
-        user: Record,
-        web: str,
-    ) -> Record:
-        duration = round(finished - started, 3) if finished else None
-        has_artifacts = status == "success" and stage == "build"
-        return {
-            "id": job_id,
-            "name": name,
-            "status": status,
-            "stage": stage,
-            "ref": ref,
-            "tag": False,
-            "coverage": None,
-            "allow_failure": stage == "deploy" and rng.random() < 0.2,
-            "archived": False,
-            "source": pipeline["source"],
-            "created_at": db_time(created),
-            "started_at": db_time(started),
-            "finished_at": db_time(finished) if finished else None,
-            "erased_at": None,
-            "duration": duration,
-            "queued_duration": round(rng.uniform(0.1, 30), 3),
-            "commit": _job_commit(commit),
-            "pipeline": _pipeline_basic(pipeline),
-            "artifacts_file": {"filename": "artifacts.zip", "size": 1000 + job_id % 5000} if has_artifacts else None,
-            "artifacts": [
-                {
-                    "file_type": "archive",
-                    "size": 1000 + job_id % 5000,
-                    "filename": "artifacts.zip",
-                    "file_format": "zip",
-                }
-            ]
-            if has_artifacts
-            else [],
-            "artifacts_expire_at": db_time(created + 30 * DAY) if has_artifacts else None,
-            "tag_list": ["docker", "linux"],
-            "runner": {
-                "id": 32,
-                "description": "shared-runner-1",
-                "ip_address": None,
-                "active": True,
-                "paused": False,
-                "is_shared": True,
-                "runner_type": "instance_type",
-                "name": "gitlab-runner",
-                "online": True,
-                "status": "online",
-            }
-            if finished
-            else None,
-            "runner_manager": None,
-            "failure_reason": "script_failure" if status == "failed" else None,
-            "web_url": f"{web}/-/jobs/{job_id}",
-            "project": {"ci_job_token_scope_enabled": False},
-            "user": user,
-        }
-
-    def _bridge(self, parent: Record, child: Record, commit: Record | None, user: Record, web: str) -> Record:
-        """The trigger job (`Ci::Bridge`) in `parent` that started `child` (JobBasic plus `downstream_pipeline`).
-
-        Its id comes from a range of its own (GitLab draws bridges from the jobs' sequence, whose size the
-        plans fix before child pipelines are drawn).
-        """
-        created = parse_time(child["created_at"]) or NOW_EPOCH
-        finished = parse_time(child["finished_at"]) if child["finished_at"] else None
-        status = child["status"] if child["status"] != "manual" else "success"
-        bridge_id = BRIDGE_ID_BASE + child["id"]
-        return {
-            "id": bridge_id,
-            "status": status,
-            "stage": "test",
-            "name": f"trigger:{child['iid']}",
-            "ref": parent["ref"],
-            "tag": False,
-            "coverage": None,
-            "allow_failure": False,
-            "created_at": db_time(created - 1),
-            "started_at": db_time(created - 0.5),
-            "finished_at": db_time(finished) if finished else None,
-            "erased_at": None,
-            "duration": round(finished - created + 0.5, 3) if finished else None,
-            "queued_duration": 0.5,
-            "user": user,
-            "commit": _job_commit(commit),
-            "pipeline": _pipeline_basic(parent),
-            **({"failure_reason": "downstream_pipeline_creation_failed"} if status == "failed" else {}),
-            "web_url": f"{web}/-/jobs/{bridge_id}",
-            "project": {"ci_job_token_scope_enabled": False},
-            "downstream_pipeline": _pipeline_basic(child),
-        }
-
-    def _deployment(
-        self,
-        rng: random.Random,
-        dep_id: int,
-        iid: int,
-        created: float,
-        updated: float,
-        status: str,
-        env: Record | None,
-        job: Record | None,
-        d: ProjectData,
-        people: list[int],
-    ) -> Record:
-        # `expose :deployable, using: Entities::Ci::Job` (lib/api/entities/deployment.rb): the job as the jobs
-        # listing shows it.
-        deployable = dict(job) if job is not None else None
-        sha = job["commit"]["id"] if job and job["commit"] else (d.commits[0]["id"] if d.commits else "0" * 40)
-        return {
-            "id": dep_id,
-            "iid": iid,
-            "ref": job["ref"] if job else "main",
-            "sha": sha,
-            "created_at": db_time(created),
-            "updated_at": db_time(updated),
-            "status": status,
-            "user": self.user_basic[rng.choice(people)],
-            # Entities::EnvironmentBasic (lib/api/entities/environment_basic.rb)
-            "environment": {key: env[key] for key in ("id", "name", "slug", "external_url", "created_at", "updated_at")}
-            if env
-            else None,
-            "deployable": deployable,
-        }
-
     # -- lookups used by the server ----------------------------------------------------------------------------
     def find_project(self, ref: str) -> tuple[int | None, bool]:
         """(project id, redirected) for a numeric id or full path; (None, False) when unknown or deleted."""
@@ -2027,67 +1679,6 @@ class Dataset(UsersModel, SecurityModel, EventsModel):
             mr["updated_at"] = now
             return approvals
 
-    @_mutation
-    def create_pipeline(self, project_id: int, parent_id: int | None = None, **fields: t.Any) -> Record:
-        """A new pipeline; with `parent_id`, a child pipeline of that one (source "parent_pipeline")."""
-        with self.lock:
-            d = self.data(project_id)
-            if parent_id is not None:
-                parent = d.pipeline_by_id[parent_id]
-                fields = {"source": "parent_pipeline", "ref": parent["ref"], "sha": parent["sha"], **fields}
-            project = self.projects[project_id]
-            now = self._tick()
-            pl_id = self._new_id("pipelines")
-            head = d.commits[0] if d.commits else None
-            pipeline = {
-                "id": pl_id,
-                "iid": len(d.pipelines) + 1,
-                "project_id": project_id,
-                "status": "created",
-                "source": "push",
-                "ref": "main",
-                "sha": head["id"] if head else "0" * 40,
-                "name": None,
-                "web_url": f"{project['web_url']}/-/pipelines/{pl_id}",
-                "created_at": now,
-                "updated_at": now,
-                "before_sha": "0" * 40,
-                "tag": False,
-                "yaml_errors": None,
-                "user": self.user_basic[1],
-                "started_at": None,
-                "finished_at": None,
-                "committed_at": head["committed_date"] if head else None,
-                "duration": None,
-                "queued_duration": None,
-                "coverage": None,
-                "detailed_status": self._detailed_status(
-                    "created", f"/{project['path_with_namespace']}/-/pipelines/{pl_id}"
-                ),
-                "archived": False,
-            }
-            pipeline.update(fields)
-            d.pipelines.append(pipeline)
-            d.pipeline_by_id[pl_id] = pipeline
-            d.jobs_by_pipeline[pl_id] = []
-            d.bridges_by_pipeline[pl_id] = []
-            if parent_id is not None:
-                # The parent's trigger job started it: the parent changed too.
-                d.child_pipelines[pl_id] = parent_id
-                parent = d.pipeline_by_id[parent_id]
-                commit = next((c for c in d.commits if c["id"] == parent["sha"]), None)
-                bridge = self._bridge(parent, pipeline, commit, pipeline["user"], project["web_url"])
-                d.bridges_by_pipeline[parent_id].insert(0, bridge)
-                parent["updated_at"] = now
-                bridge["pipeline"]["updated_at"] = now
-            return pipeline
-
-    @_mutation
-    def list_child_pipelines(self, listed: bool = True) -> None:
-        """Play GitLab before 17.0 (`listed`): the default pipeline listing includes child pipelines."""
-        with self.lock:
-            self.child_pipelines_listed = listed
-
     def resource_events(self, project_id: int, kind: str, resource: str, iid: int) -> list[Record] | None:
         """`/projects/:id/{issues,merge_requests}/:iid/resource_{label,state,milestone}_events`, oldest first.
 
@@ -2180,54 +1771,6 @@ class Dataset(UsersModel, SecurityModel, EventsModel):
             self.readme_bytes[project_id] = content
 
     @_mutation
-    def remove_bridges_route(self) -> None:
-        """Play a GitLab without `/pipelines/:id/bridges` (only `/trigger_jobs`)."""
-        with self.lock:
-            self.bridges_route = False
-
-    @_mutation
-    def update_pipeline(self, project_id: int, pipeline_id: int, **fields: t.Any) -> Record:
-        """A pipeline changes; a child's trigger job shows it (the parent itself does not change)."""
-        with self.lock:
-            d = self.data(project_id)
-            pipeline = self._touch(d.pipeline_by_id[pipeline_id], **fields)
-            parent_id = d.child_pipelines.get(pipeline_id)
-            for bridge in d.bridges_by_pipeline.get(parent_id, []) if parent_id is not None else []:
-                if bridge["downstream_pipeline"]["id"] == pipeline_id:
-                    bridge["downstream_pipeline"] = _pipeline_basic(pipeline)
-            return pipeline
-
-    @_mutation
-    def add_job(self, project_id: int, pipeline_id: int, **fields: t.Any) -> Record:
-        with self.lock:
-            d = self.data(project_id)
-            pipeline = d.pipeline_by_id[pipeline_id]
-            now = self._tick()
-            epoch = parse_time(now) or NOW_EPOCH
-            commit = next((c for c in d.commits if c["id"] == pipeline["sha"]), None)
-            job = self._job(
-                self._mutation_rng,
-                self._new_id("jobs"),
-                fields.pop("name", "test"),
-                "test",
-                "pending",
-                pipeline["ref"],
-                commit,
-                pipeline,
-                epoch,
-                epoch,
-                None,
-                pipeline["user"],
-                self.projects[project_id]["web_url"],
-            )
-            job.update(fields)
-            d.jobs.insert(0, job)
-            d.jobs_by_pipeline[pipeline_id].insert(0, job)
-            pipeline["updated_at"] = now
-            job["pipeline"]["updated_at"] = now
-            return job
-
-    @_mutation
     def update_epic(self, group_id: int, iid: int, **fields: t.Any) -> Record:
         with self.lock:
             epic = next(e for e in self.group_data[group_id].epics if e["iid"] == iid)
@@ -2248,29 +1791,6 @@ class Dataset(UsersModel, SecurityModel, EventsModel):
                     if m["id"] == milestone_id:
                         return self._touch(m, **fields)
         raise KeyError(milestone_id)
-
-    @_mutation
-    def create_deployment(self, project_id: int, **fields: t.Any) -> Record:
-        with self.lock:
-            d = self.data(project_id)
-            now = self._tick()
-            epoch = parse_time(now) or NOW_EPOCH
-            env = d.environments[0] if d.environments else None
-            dep = self._deployment(
-                self._mutation_rng,
-                self._new_id("deployments"),
-                len(d.deployments) + 1,
-                epoch,
-                epoch,
-                "created",
-                env,
-                None,
-                d,
-                [1],
-            )
-            dep.update(created_at=now, updated_at=now, **fields)
-            d.deployments.append(dep)
-            return dep
 
     @_mutation
     def delete_project(self, project_id: int) -> None:

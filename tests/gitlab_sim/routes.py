@@ -38,11 +38,11 @@ from tests.gitlab_sim.api import (
     sort_param,
     window,
 )
+from tests.gitlab_sim.areas.ci import CiRoutes
 from tests.gitlab_sim.areas.events import EventsRoutes
 from tests.gitlab_sim.areas.security import SecurityRoutes
 from tests.gitlab_sim.areas.users import UsersRoutes
 from tests.gitlab_sim.dataset import runners_token
-from tests.gitlab_sim.expected import pipeline_list_shape
 from tests.gitlab_sim.util import date_only, parse_time
 
 if t.TYPE_CHECKING:
@@ -147,7 +147,7 @@ FEATURE_OF = {
 }
 
 
-class Routes(UsersRoutes, SecurityRoutes, EventsRoutes):
+class Routes(UsersRoutes, SecurityRoutes, EventsRoutes, CiRoutes):
     """Endpoint handlers (`h_<route name>`) plus pagination and a listing cache keyed on the dataset version."""
 
     def __init__(self, sim: GitLabSimulator) -> None:
@@ -1002,147 +1002,6 @@ class Routes(UsersRoutes, SecurityRoutes, EventsRoutes):
         return Listing(releases)
 
     # -- CI/CD --------------------------------------------------------------------------------------------------
-    def h_pipelines(self, req: Request) -> Listing:
-        _pid, d = self._pfeature(req, "pipelines")
-        pipelines = d.pipelines
-        if req.q.get("source") != "parent_pipeline" and not self.ds.child_pipelines_listed:
-            pipelines = [p for p in pipelines if p["source"] != "parent_pipeline"]  # hidden since 17.0 (§6.8)
-        scope = req.q.get("scope")
-        if scope:
-            groups = {
-                "running": {"running"},
-                "pending": {"pending"},
-                "finished": {"success", "failed", "canceled", "skipped"},
-            }
-            if scope in groups:
-                pipelines = [p for p in pipelines if p["status"] in groups[scope]]
-            elif scope == "tags":
-                pipelines = [p for p in pipelines if p["tag"]]
-            elif scope == "branches":
-                pipelines = [p for p in pipelines if not p["tag"]]
-            else:
-                raise invalid("scope")
-        for name in ("status", "ref", "sha", "source", "name"):
-            if req.q.get(name):
-                pipelines = [p for p in pipelines if p[name] == req.q[name]]
-        if req.q.get("username"):
-            pipelines = [p for p in pipelines if p["user"] and p["user"]["username"] == req.q["username"]]
-        pipelines = window(pipelines, req, "updated_at", "updated_after", "updated_before")
-        pipelines = window(pipelines, req, "created_at", "created_after", "created_before")
-        by = req.q.get("order_by") or "id"
-        sort = req.q.get("sort") or "desc"
-        if by not in ("id", "status", "ref", "updated_at", "user_id") or sort not in ("asc", "desc"):
-            by, sort = "id", "desc"  # unknown values fall back silently (§6.8, sort_items)
-        if by == "user_id":
-            ordered = sorted(pipelines, key=lambda p: ((p["user"] or {}).get("id", 0), p["id"]), reverse=sort == "desc")
-        else:
-            ordered = order(pipelines, by, sort)
-        # `app/finders/ci/pipelines_finder.rb` `sort_items` is `items.order(order_by => sort)`: no id tie-break,
-        # so pipelines with the same status, ref or updated_at come in another order on each request.
-        return Listing(
-            ordered,
-            transform=pipeline_list_shape,
-            transform_key="pipeline_list",
-            order_field=by,
-            unordered_ties=by in ("status", "ref", "updated_at"),
-        )
-
-    def h_pipeline(self, req: Request) -> Record:
-        _pid, d = self._pfeature(req, "pipeline")
-        pipeline = d.pipeline_by_id.get(int(req.params["pipeline"]))
-        if pipeline is None:
-            raise not_found("Pipeline")
-        return pipeline
-
-    @staticmethod
-    def _job_scope(req: Request, jobs: list[Record]) -> list[Record]:
-        scopes = set(req.arr("scope"))
-        if scopes:
-            jobs = [j for j in jobs if j["status"] in scopes]
-        return jobs
-
-    def h_pipeline_jobs(self, req: Request) -> Listing:
-        _pid, d = self._pfeature(req, "pipeline_jobs")
-        jobs = d.jobs_by_pipeline.get(int(req.params["pipeline"]))
-        if jobs is None:
-            raise not_found("Pipeline")
-        if not req.flag("include_retried", False):  # retried jobs hidden by default (§6.9)
-            jobs = [j for j in jobs if j["id"] not in d.retried_jobs]
-        return Listing(self._job_scope(req, jobs))
-
-    def h_pipeline_trigger_jobs(self, req: Request) -> Listing:
-        """A pipeline's trigger jobs (bridges), newest first; `/trigger_jobs` since 19.2 (§6.9)."""
-        _pid, d = self._pfeature(req, "pipeline_trigger_jobs")
-        bridges = d.bridges_by_pipeline.get(int(req.params["pipeline"]))
-        if bridges is None:
-            raise not_found("Pipeline")
-        return Listing(self._job_scope(req, bridges))
-
-    def h_pipeline_bridges(self, req: Request) -> Listing:
-        """The same under its older name, deprecated in 19.2; gone when the dataset plays a later GitLab."""
-        if not self.ds.bridges_route:
-            raise ApiError(404, {"error": "404 Not Found"})  # Grape's answer to an unknown route
-        return self.h_pipeline_trigger_jobs(req)
-
-    def h_project_jobs(self, req: Request) -> Listing:
-        _pid, d = self._pfeature(req, "project_jobs")
-        jobs = self._job_scope(req, d.jobs)
-        by = req.q.get("order_by") or "id"
-        sort = req.q.get("sort") or "desc"
-        if req.q.get("pagination") == "keyset" and (by != "id" or sort != "desc"):
-            raise KEYSET_UNSUPPORTED  # project jobs: keyset with order_by=id&sort=desc only (§3.2)
-        if sort == "asc":
-            jobs = list(reversed(jobs))
-        return Listing(list(jobs), cap_type="Ci::Build", keyset="cursor", order_field="id", sort=sort)
-
-    def h_deployments(self, req: Request) -> Listing:
-        _pid, d = self._pfeature(req, "deployments")
-        deps = d.deployments
-        by = choice(req, "order_by", ("id", "iid", "created_at", "updated_at", "finished_at", "ref"), "id")
-        sort = sort_param(req, "asc")  # deployments default to asc (§6.19)
-        updated = bool(req.q.get("updated_after") or req.q.get("updated_before"))
-        finished = bool(req.q.get("finished_after") or req.q.get("finished_before"))
-        # The finder's InefficientQueryError, answered as 400 (§6.19).
-        if updated and finished:
-            raise bad_request("Both `updated_at` filter and `finished_at` filter can not be specified")
-        if updated and by != "updated_at":
-            raise bad_request("`updated_at` filter requires `updated_at` sort")
-        if finished and by != "finished_at":
-            raise bad_request("`finished_at` filter requires `finished_at` sort.")
-        if finished and req.q.get("status") != "success":
-            raise bad_request("`finished_at` filter must be combined with `success` status filter.")
-        if req.q.get("environment"):
-            deps = [x for x in deps if x["environment"] and x["environment"]["name"] == req.q["environment"]]
-        if req.q.get("status"):
-            if req.q["status"] not in ("created", "running", "success", "failed", "canceled", "blocked"):
-                raise invalid("status")
-            deps = [x for x in deps if x["status"] == req.q["status"]]
-        deps = window(deps, req, "updated_at", "updated_after", "updated_before")
-        if by == "finished_at":
-            low, high = req.time("finished_after"), req.time("finished_before")
-            deps = [
-                x
-                for x in deps
-                if x["deployable"]
-                and x["deployable"]["finished_at"]
-                and (low is None or x["deployable"]["finished_at"] >= low)
-                and (high is None or x["deployable"]["finished_at"] <= high)
-            ]
-            ordered = sorted(deps, key=lambda x: (x["deployable"]["finished_at"], x["id"]), reverse=sort == "desc")
-        else:
-            ordered = order(deps, by, sort)
-        return Listing(ordered)
-
-    def h_environments(self, req: Request) -> Listing:
-        _pid, d = self._pfeature(req, "environments")
-        envs = d.environments
-        if req.q.get("name"):
-            envs = [e for e in envs if e["name"] == req.q["name"]]
-        if req.q.get("search"):
-            envs = [e for e in envs if req.q["search"] in e["name"]]
-        if req.q.get("states"):
-            envs = [e for e in envs if e["state"] == req.q["states"]]
-        return Listing(order(envs, "id", "asc"))
 
     def h_repository_file(self, req: Request) -> Record:
         """A file of the repository at `ref` (required), base64 content; this instance has only READMEs."""
@@ -1158,14 +1017,6 @@ class Routes(UsersRoutes, SecurityRoutes, EventsRoutes):
     def h_languages(self, req: Request) -> Record:
         _pid, d = self._pfeature(req, "languages")
         return d.languages
-
-    def h_project_variables(self, req: Request) -> Listing:
-        _pid, d = self._pfeature(req, "project_variables")
-        variables = d.variables
-        scope = req.q.get("filter[environment_scope]")
-        if scope:
-            variables = [v for v in variables if v["environment_scope"] == scope]
-        return Listing(list(variables))
 
     # -- project members, users, labels, milestones ---------------------------------------------------------------
     def h_project_members(self, req: Request) -> Listing:
