@@ -4,8 +4,9 @@ Every request to GitLab goes through `GitLabClient.request`. It is safe to call 
 thread has its own `requests.Session`, all share one `RateGovernor`, and a semaphore bounds how many
 requests are in flight.
 
-Error policy (DESIGN.md "Errors"). One retry budget per request (`tap_gitlab/retry.py`): at most 8 attempts
-in all, whatever fails and in whichever layer (`request` or `get_json`), with smaller shares for some kinds:
+Error policy (DESIGN.md "Errors"). One retry loop (`request`) and one retry budget per request
+(`tap_gitlab/retry.py`): at most 8 attempts in all, whatever fails (the connection, the status or the body),
+with smaller shares for some kinds:
 
 | response | action |
 |---|---|
@@ -21,7 +22,6 @@ in all, whatever fails and in whichever layer (`request` or `get_json`), with sm
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import socket
@@ -42,7 +42,16 @@ from tap_gitlab.concurrency import current_counters
 from tap_gitlab.errors import AuthError, GitLabAPIError, ResourceUnavailable, RunStopped, TransientError
 from tap_gitlab.pagination import UpdatedAtSeek, keep_filters, next_page_url, reroot, total_count
 from tap_gitlab.ratelimit import EndpointGovernor, RateGovernor, route_template
-from tap_gitlab.retry import DEFAULT_POLICY, Kind, RetryBudget, RetryPolicy
+from tap_gitlab.retry import (
+    DEFAULT_POLICY,
+    Failure,
+    Kind,
+    RetryBudget,
+    RetryPolicy,
+    reset_after,
+    retry_after,
+    status_kind,
+)
 from tap_gitlab.settings import Settings
 
 logger = logging.getLogger("tap-gitlab")
@@ -50,13 +59,8 @@ logger = logging.getLogger("tap-gitlab")
 PER_PAGE = 100
 # One budget per request (tap_gitlab/retry.py), shared by every kind of failure; some kinds have a smaller share.
 MAX_TRANSIENT_ATTEMPTS = DEFAULT_POLICY.max_attempts  # in all: 429 / 502 / 503 / 504 / resets / timeouts / bodies
-MAX_SERVER_ERROR_ATTEMPTS = DEFAULT_POLICY.max_server_errors  # 500
-MAX_STATEMENT_TIMEOUT_ATTEMPTS = DEFAULT_POLICY.max_statement_timeouts  # 408
-MAX_REFUSED_ATTEMPTS = DEFAULT_POLICY.max_refused  # connection refused
-MAX_HTML_ATTEMPTS = DEFAULT_POLICY.max_html  # a 200 HTML page
-MAX_BACKOFF_SECONDS = DEFAULT_POLICY.max_delay
-MAX_RETRY_AFTER_SECONDS = DEFAULT_POLICY.max_retry_after
 _REDIRECTS = {301, 302, 303, 307, 308}
+_TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
 @dataclass
@@ -128,20 +132,6 @@ def _status_text(response: requests.Response) -> str:
     return text if text.startswith(status) else f"{status} {text}".strip()
 
 
-def _retry_after_header(response: requests.Response) -> float | None:
-    """Seconds to wait from `Retry-After` (seconds or HTTP date); None when absent or unreadable."""
-    value = (response.headers.get("Retry-After") or "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, parsed.timestamp() - time.time())
-
-
 def _endpoint_limited(response: requests.Response) -> bool:
     """Whether a 429 comes from GitLab's application rate limiter (one endpoint's limit) rather than from the
     global Rack::Attack throttles. The limiter answers JSON `{"message":{"error":...}}`
@@ -153,17 +143,6 @@ def _endpoint_limited(response: requests.Response) -> bool:
         # The Rails controllers' version (`app/controllers/concerns/check_rate_limit.rb`) renders the text.
         return "requested too many times" in response.text and "RateLimit-Name" not in response.headers
     return isinstance(body, dict) and "message" in body
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    """Seconds to wait from `Retry-After` (seconds or HTTP date), else from `RateLimit-Reset` (epoch)."""
-    wait = _retry_after_header(response)
-    if wait is not None:
-        return wait
-    reset = response.headers.get("RateLimit-Reset")
-    if reset and reset.strip().isdigit():
-        return max(0.0, float(reset) - time.time())
-    return None
 
 
 def _chain(exc: BaseException) -> t.Iterator[BaseException]:
@@ -268,19 +247,20 @@ class GitLabClient:
         parts = urlsplit(url)
         return (parts.scheme, parts.hostname, parts.port) == self._origin
 
-    def request(self, url: str, *, method: str = "GET", budget: RetryBudget | None = None) -> requests.Response:
-        """Send one request to `url` (on `api_root`) with retries; return the successful response.
+    def request(
+        self, url: str, *, method: str = "GET", retry_policy: RetryPolicy | None = None, decode: bool = True
+    ) -> tuple[t.Any, requests.Response]:
+        """Send one request to `url` (on `api_root`) with retries; return its JSON body and the response.
 
-        `budget` is the retry budget of the request these attempts belong to (`get_json` passes its own, so
-        that bad bodies and failed attempts draw from one budget); a fresh one from the policy when not given.
-
-        Raises `ResourceUnavailable` on 403/404, `AuthError` on rejected credentials, `GitLabAPIError`
-        on other client errors or when the budget is spent (with `status` 408 after statement timeouts, so
-        that a caller can narrow the request).
+        One loop and one budget (`retry_policy`, else the client's) for every failed attempt: connection
+        failures, 408, 429, 5xx and (with `decode`) truncated or non-JSON bodies. Redirects are followed on
+        `api_root`, a 401 is answered by one OAuth refresh. Raises `ResourceUnavailable` on 403/404,
+        `AuthError` on rejected credentials, `GitLabAPIError` on other client errors or when the budget is
+        spent (with `status` 408 after statement timeouts, so that a caller can narrow the request).
         """
         if not self._same_origin(url):
             raise GitLabAPIError(f"refusing to send the token to another host ({urlsplit(url).hostname})")
-        budget = budget if budget is not None else self.retry_policy.budget()
+        budget = (retry_policy or self.retry_policy).budget()
         refreshed = False
         redirects = 0
         while True:
@@ -290,134 +270,41 @@ class GitLabClient:
                 raise RunStopped(f"{method} {self._display(url)} not sent: the run is stopping")
             headers = {"User-Agent": self._user_agent, "Accept": "application/json", **self.auth.headers()}
             try:
-                with self._in_flight:
-                    self.stats.count_request()
-                    counters = current_counters()
-                    if counters is not None:
-                        counters.requests += 1
-                    response = self.session().request(
-                        method,
-                        url,
-                        headers=headers,
-                        timeout=self.settings.request_timeout,
-                        allow_redirects=False,
-                    )
-                    self._observe_rate_limit(response)
-                    status = response.status_code
-                    if status in (200, 201):
-                        _ = response.content  # read the body inside the semaphore; a reset here is retried
-            except (
-                requests.ConnectionError,
-                requests.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-            ) as exc:
+                response = self._send(method, url, headers)
+            except _TRANSPORT_ERRORS as exc:
                 self.endpoints.failed(endpoint)
-                reason = type(exc).__name__
-                cause = _connection_failure(exc)
-                if cause == "unresolvable":
-                    raise GitLabAPIError(
-                        f"cannot resolve the host of api_url ({urlsplit(url).hostname}); check api_url for typos"
-                    ) from None
-                if cause == "certificate":
-                    # Not transient: retrying cannot make an untrusted certificate trusted.
-                    raise GitLabAPIError(
-                        f"TLS certificate verification failed for {self._origin[1]} ({_verify_message(exc)}); "
-                        "if the instance uses a private or self-signed CA, set ca_bundle to its PEM file"
-                    ) from None
-                kind: Kind = "refused" if cause == "refused" else "transient"
-                if not budget.spend(kind):
-                    if kind == "refused" and budget.count(kind) >= self.retry_policy.max_refused:
-                        raise GitLabAPIError(
-                            f"nothing is listening at {self._origin[1]}:{urlsplit(url).port or ''} (connection "
-                            f"refused {budget.count(kind)} times); check api_url and that GitLab is up"
-                        ) from None
-                    raise GitLabAPIError(
-                        f"GitLab did not answer {method} {self._display(url)} after "
-                        f"{budget.attempts} attempts ({reason}); check api_url and the network"
-                    ) from None
-                self._backoff(budget.attempts, None, reason, url)
-                continue
-
-            if status == 429 and _endpoint_limited(response):
-                # One endpoint's own limit: pause and pace that endpoint alone; the others go on.
-                wait = self.endpoints.throttled(endpoint, sent_at, _retry_after_header(response))
-                self._retry_or_raise(budget, "transient", response, method, url, wait=wait, rate_limited=True)
-                continue
-            self.endpoints.answered(endpoint, sent_at)
-            if status in (200, 201):
-                return response
-            if status in _REDIRECTS:
-                redirects += 1
-                url = self._follow_redirect(response, url, redirects)
-                continue
-            if status == 401:
-                if self.auth.can_refresh and not refreshed:
+                failure = self._transport_failure(exc, method, url)
+            else:
+                status = response.status_code
+                if status == 429 and _endpoint_limited(response):
+                    # One endpoint's own limit: pause and pace that endpoint alone; the others go on.
+                    wait = self.endpoints.throttled(endpoint, sent_at, retry_after(response.headers))
+                    failure = self._status_failure(response, "transient", method, url, wait=wait, rate_limited=True)
+                elif status in (200, 201):
+                    self.endpoints.answered(endpoint, sent_at)
+                    try:
+                        return (response.json() if decode else None), response
+                    except ValueError:
+                        failure = self._body_failure(response, method, url)
+                elif status in _REDIRECTS:
+                    self.endpoints.answered(endpoint, sent_at)
+                    redirects += 1
+                    url = self._follow_redirect(response, url, redirects)
+                    continue
+                elif status == 401 and self.auth.can_refresh and not refreshed:
+                    self.endpoints.answered(endpoint, sent_at)
                     refreshed = self.auth.refresh(headers)
                     continue
-                if self.auth.can_refresh:
-                    raise AuthError(
-                        f"GitLab rejected the OAuth access token even after a refresh (401 on {method} "
-                        f"{self._display(url)}); re-authorize the connector"
-                    )
-                raise AuthError(
-                    f"GitLab rejected the token (401 on {method} {self._display(url)}): it is invalid, expired "
-                    "or revoked; create a new token with the read_api scope"
-                )
-            if status == 403 and "insufficient_scope" in response.text:
-                raise AuthError(
-                    "the token lacks the read_api scope (403 insufficient_scope); create a token with read_api"
-                )
-            if status in (403, 404):
-                raise ResourceUnavailable(
-                    f"{self._gitlab_text(response)} on {method} {self._display(url)}", status=status
-                )
-            if status == 429:
-                # The global limit (Rack::Attack): every worker waits until its window resets.
-                global_wait = _retry_after(response)
-                pause = global_wait if global_wait is not None else min(2.0 ** (budget.attempts + 1), 60.0)
-                self.governor.pause(min(pause, self.retry_policy.max_retry_after))
-                self._retry_or_raise(budget, "transient", response, method, url, wait=global_wait, rate_limited=True)
-                continue
-            if status in (502, 503, 504):
-                self._retry_or_raise(budget, "transient", response, method, url)
-                continue
-            if status == 408:
-                # A database statement timeout (`lib/api/merge_requests.rb` rescues QueryCanceled with 408):
-                # a few retries, then an error with status 408 on which the caller narrows the request.
-                self._retry_or_raise(budget, "statement_timeout", response, method, url)
-                continue
-            if status >= 500:
-                self._retry_or_raise(budget, "server_error", response, method, url)
-                continue
-            raise GitLabAPIError(
-                f"GitLab answered {self._gitlab_text(response)} to {method} {self._display(url)}",
-                status=status,
-            )
+                else:
+                    self.endpoints.answered(endpoint, sent_at)
+                    failure = self._error_failure(response, method, url, budget)
+            if not budget.spend(failure.kind):
+                raise failure.error(budget) from None
+            self._backoff(budget, failure, url)
 
     def get_json(self, url: str, *, retry_policy: RetryPolicy | None = None) -> tuple[t.Any, requests.Response]:
-        """GET `url` and decode its JSON body; a truncated or non-JSON body (a proxy's HTML page) is retried,
-        within the same retry budget as the request's other failures (one budget per request, not one per
-        layer). `retry_policy` replaces the client's for this request (the narrowing's smaller shares)."""
-        budget = (retry_policy or self.retry_policy).budget()
-        while True:
-            response = self.request(url, budget=budget)
-            try:
-                return response.json(), response
-            except ValueError:
-                kind = response.headers.get("Content-Type", "unknown type").split(";")[0].strip()
-                html = kind == "text/html"
-                if not budget.spend("html" if html else "transient"):
-                    if html and budget.count("html") >= self.retry_policy.max_html:
-                        # A successful HTML answer is a web page (a login or landing page), not a passing fault.
-                        raise GitLabAPIError(
-                            f"GET {self._display(url)} answered an HTML page, not GitLab's JSON API; check that "
-                            "api_url is the GitLab instance's address (not a proxy, login or landing page)"
-                        ) from None
-                    raise GitLabAPIError(
-                        f"GitLab's answer to GET {self._display(url)} is not valid JSON ({kind}) after "
-                        f"{budget.attempts} attempts; is api_url the GitLab instance and not a proxy or login page?"
-                    ) from None
-                self._backoff(budget.attempts, None, f"invalid JSON body ({kind})", url)
+        """GET `url`: its decoded JSON body and the response (`request`, one retry budget for everything)."""
+        return self.request(url, retry_policy=retry_policy)
 
     def pages(
         self, path: str, params: t.Mapping[str, t.Any] | None = None, *, retry_policy: RetryPolicy | None = None
@@ -460,9 +347,11 @@ class GitLabClient:
             else:
                 return
 
-    def get_object(self, path: str, params: t.Mapping[str, t.Any] | None = None) -> t.Any:
+    def get_object(
+        self, path: str, params: t.Mapping[str, t.Any] | None = None, *, retry_policy: RetryPolicy | None = None
+    ) -> t.Any:
         """GET one object."""
-        body, _ = self.get_json(self.url(path, params))
+        body, _ = self.get_json(self.url(path, params), retry_policy=retry_policy)
         return body
 
     # -- helpers ------------------------------------------------------------------------------------------
@@ -512,47 +401,146 @@ class GitLabClient:
             path = path[len(root_path) :]
         return route_template(method, path)
 
-    def _retry_or_raise(
+    # -- one attempt: sending it, and what a failed one is ----------------------------------------------------
+
+    def _send(self, method: str, url: str, headers: dict[str, str]) -> requests.Response:
+        """One attempt, within the bound of requests in flight (a 200's body is read inside it too: a reset
+        while reading is a failed attempt like any other)."""
+        with self._in_flight:
+            self.stats.count_request()
+            counters = current_counters()
+            if counters is not None:
+                counters.requests += 1
+            response = self.session().request(
+                method, url, headers=headers, timeout=self.settings.request_timeout, allow_redirects=False
+            )
+            self._observe_rate_limit(response)
+            if response.status_code in (200, 201):
+                _ = response.content
+            return response
+
+    def _transport_failure(self, exc: BaseException, method: str, url: str) -> Failure:
+        """A connection failure: retried (a refused connection with a smaller share), except an unresolvable
+        host or an untrusted certificate, which no retry can fix (raised at once)."""
+        cause = _connection_failure(exc)
+        if cause == "unresolvable":
+            raise GitLabAPIError(
+                f"cannot resolve the host of api_url ({urlsplit(url).hostname}); check api_url for typos"
+            ) from None
+        if cause == "certificate":
+            raise GitLabAPIError(
+                f"TLS certificate verification failed for {self._origin[1]} ({_verify_message(exc)}); "
+                "if the instance uses a private or self-signed CA, set ca_bundle to its PEM file"
+            ) from None
+        reason = type(exc).__name__
+
+        def error(budget: RetryBudget) -> Exception:
+            refused = budget.count("refused")
+            if cause == "refused" and refused >= budget.policy.max_refused:
+                return GitLabAPIError(
+                    f"nothing is listening at {self._origin[1]}:{urlsplit(url).port or ''} (connection "
+                    f"refused {refused} times); check api_url and that GitLab is up"
+                )
+            return GitLabAPIError(
+                f"GitLab did not answer {method} {self._display(url)} after "
+                f"{budget.attempts} attempts ({reason}); check api_url and the network"
+            )
+
+        return Failure("refused" if cause == "refused" else "transient", reason, error)
+
+    def _body_failure(self, response: requests.Response, method: str, url: str) -> Failure:
+        """A successful answer whose body is not JSON: truncated (retried), or a web page (an HTML login or
+        landing page: retried once, in case a proxy flapped)."""
+        kind = response.headers.get("Content-Type", "unknown type").split(";")[0].strip()
+        html = kind == "text/html"
+
+        def error(budget: RetryBudget) -> Exception:
+            if html and budget.count("html") >= budget.policy.max_html:
+                return GitLabAPIError(
+                    f"{method} {self._display(url)} answered an HTML page, not GitLab's JSON API; check that "
+                    "api_url is the GitLab instance's address (not a proxy, login or landing page)"
+                )
+            return GitLabAPIError(
+                f"GitLab's answer to {method} {self._display(url)} is not valid JSON ({kind}) after "
+                f"{budget.attempts} attempts; is api_url the GitLab instance and not a proxy or login page?"
+            )
+
+        return Failure("html" if html else "transient", f"invalid JSON body ({kind})", error)
+
+    def _error_failure(self, response: requests.Response, method: str, url: str, budget: RetryBudget) -> Failure:
+        """An error status: a `Failure` to retry (`status_kind`), or the error raised at once."""
+        status = response.status_code
+        where = f"{method} {self._display(url)}"
+        if status == 401:
+            if self.auth.can_refresh:
+                raise AuthError(
+                    f"GitLab rejected the OAuth access token even after a refresh (401 on {where}); "
+                    "re-authorize the connector"
+                )
+            raise AuthError(
+                f"GitLab rejected the token (401 on {where}): it is invalid, expired "
+                "or revoked; create a new token with the read_api scope"
+            )
+        if status == 403 and "insufficient_scope" in response.text:
+            raise AuthError("the token lacks the read_api scope (403 insufficient_scope); create a token with read_api")
+        if status in (403, 404):
+            raise ResourceUnavailable(f"{self._gitlab_text(response)} on {where}", status=status)
+        kind = status_kind(status)
+        if kind is None:
+            raise GitLabAPIError(f"GitLab answered {self._gitlab_text(response)} to {where}", status=status)
+        if status == 429:
+            # The global limit (Rack::Attack): every worker waits until its window resets.
+            wait = reset_after(response.headers)
+            pause = wait if wait is not None else min(2.0 ** (budget.attempts + 1), 60.0)
+            self.governor.pause(min(pause, budget.policy.max_retry_after))
+            return self._status_failure(response, kind, method, url, wait=wait, rate_limited=True)
+        return self._status_failure(response, kind, method, url)
+
+    def _status_failure(
         self,
-        budget: RetryBudget,
-        kind: Kind,
         response: requests.Response,
+        kind: Kind,
         method: str,
         url: str,
         *,
         wait: float | None = None,
         rate_limited: bool = False,
-    ) -> None:
-        """Spend one attempt of `budget` on a failed answer: back off, or raise the error for its status."""
+    ) -> Failure:
+        """A retryable status, and its error once the budget (or the kind's share) is spent."""
         status = response.status_code
-        if budget.spend(kind):
-            self._backoff(budget.attempts, wait, f"HTTP {status}", url, rate_limited=rate_limited)
-            return
-        if kind == "transient":
-            raise GitLabAPIError(
-                f"GitLab kept answering {status} to {method} {self._display(url)} after "
-                f"{budget.attempts} attempts; try again later",
+
+        def error(budget: RetryBudget) -> Exception:
+            if kind == "transient":
+                return GitLabAPIError(
+                    f"GitLab kept answering {status} to {method} {self._display(url)} after "
+                    f"{budget.attempts} attempts; try again later",
+                    status=status,
+                )
+            times = budget.count(kind)
+            in_all = f" ({budget.attempts} failed attempts in all)" if budget.attempts != times else ""
+            advice = (
+                "the database query timed out; narrow the request or try again later"
+                if kind == "statement_timeout"
+                else "try again later or check the instance's health"
+            )
+            return GitLabAPIError(
+                f"GitLab answered {self._gitlab_text(response)} to {method} {self._display(url)} {times} times"
+                f"{in_all}; {advice}",
                 status=status,
             )
-        times = budget.count(kind)
-        in_all = f" ({budget.attempts} failed attempts in all)" if budget.attempts != times else ""
-        advice = (
-            "the database query timed out; narrow the request or try again later"
-            if kind == "statement_timeout"
-            else "try again later or check the instance's health"
-        )
-        raise GitLabAPIError(
-            f"GitLab answered {self._gitlab_text(response)} to {method} {self._display(url)} {times} times{in_all}; "
-            f"{advice}",
-            status=status,
-        )
 
-    def _backoff(self, attempt: int, wait: float | None, reason: str, url: str, *, rate_limited: bool = False) -> None:
+        return Failure(kind, f"HTTP {status}", error, wait=wait, rate_limited=rate_limited)
+
+    def _backoff(self, budget: RetryBudget, failure: Failure, url: str) -> None:
+        """Wait before the next attempt (`Retry-After` or the policy's backoff); `RunStopped` once closed."""
         if self._closed.is_set():
             raise RunStopped(f"GET {self._display(url)} not retried: the run is stopping")
-        self.stats.count_retry(rate_limited=rate_limited)
-        wait = self.retry_policy.delay(attempt, wait)
-        logger.warning("Retrying GET %s in %.1f s after %s (attempt %d)", self._display(url), wait, reason, attempt)
+        self.stats.count_retry(rate_limited=failure.rate_limited)
+        attempt = budget.attempts
+        wait = budget.policy.delay(attempt, failure.wait)
+        logger.warning(
+            "Retrying GET %s in %.1f s after %s (attempt %d)", self._display(url), wait, failure.reason, attempt
+        )
         if self._closed.wait(wait):
             raise RunStopped(f"GET {self._display(url)} not retried: the run is stopping")
 

@@ -40,7 +40,6 @@ range to the microsecond; no record is emitted twice within one read.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import heapq
 import logging
@@ -171,13 +170,8 @@ class WindowNarrowing:
         policy: RetryPolicy | None = getattr(self.client, "retry_policy", None)
         if policy is None:
             return {}
-        return {
-            "retry_policy": dataclasses.replace(
-                policy,
-                max_server_errors=min(policy.max_server_errors, NARROWED_ATTEMPTS),
-                max_statement_timeouts=min(policy.max_statement_timeouts, NARROWED_ATTEMPTS),
-            )
-        }
+        narrowed = policy.reduced(max_server_errors=NARROWED_ATTEMPTS, max_statement_timeouts=NARROWED_ATTEMPTS)
+        return {"retry_policy": narrowed}
 
     def _window(self, lo: dt.datetime, hi: dt.datetime | None) -> dict[str, t.Any]:
         """The group listing's parameters for `[lo, hi)` (no `updated_before` for an open end)."""

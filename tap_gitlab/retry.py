@@ -1,9 +1,10 @@
 """The one retry policy: a bounded budget of attempts per request, whatever fails.
 
-Every GET goes through one `RetryBudget` from `RetryPolicy.budget()`, shared by the HTTP layer
-(`GitLabClient.request`: connection failures, 408, 429, 5xx) and the body check (`GitLabClient.get_json`:
-truncated or non-JSON bodies). Before, `get_json` retried around `request()`, which retried by itself, so
-one URL could be tried 8 x 8 = 64 times; now one request is at most `max_attempts` attempts in all.
+Every request goes through one loop (`GitLabClient.request`) with one `RetryBudget` from `RetryPolicy.budget()`:
+each failed attempt, a connection failure, a 408, 429 or 5xx, a truncated or non-JSON body, is a `Failure`
+of one `Kind`, and the budget says whether it may be tried again. Before, `get_json` retried around
+`request()`, which retried by itself, so one URL could be tried 8 x 8 = 64 times; now one request is at most
+`max_attempts` attempts in all. Callers choose at most a policy (narrowed requests pass `reduced(...)`).
 
 Some failures have a smaller share of the budget: a 500 is rarely fixed by waiting (GitLab's code raised),
 a 408 is a database statement timeout that the caller had better answer with a narrower request
@@ -16,7 +17,10 @@ jitter (python-gitlab's `utils.Retry` works the same way: Retry-After first, the
 
 from __future__ import annotations
 
+import dataclasses
+import email.utils
 import random
+import time
 import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
@@ -38,6 +42,10 @@ class RetryPolicy:
     base_delay: float = 0.5  # the first backoff, doubled on each attempt
     max_delay: float = 60.0  # cap of the exponential backoff
     max_retry_after: float = 900.0  # cap of a server-given wait (Retry-After can say a day for some limits)
+
+    def reduced(self, **shares: int) -> RetryPolicy:
+        """This policy with smaller shares (`max_server_errors=2`, ...): never larger than this one's."""
+        return dataclasses.replace(self, **{name: min(getattr(self, name), n) for name, n in shares.items()})
 
     def budget(self) -> RetryBudget:
         """A fresh budget for one request."""
@@ -67,6 +75,59 @@ class RetryPolicy:
         return self.backoff(attempt, rng=rng)
 
 
+def status_kind(status: int) -> Kind | None:
+    """The kind of failure an HTTP status is, None when retrying cannot fix it (or it is no failure).
+
+    408 is a database statement timeout (`lib/api/merge_requests.rb` rescues QueryCanceled with 408): a few
+    retries, then the caller narrows the request. 429 here is the global limit; one endpoint's own 429 is
+    told apart by the client (`EndpointGovernor`), and is transient too."""
+    if status in (429, 502, 503, 504):
+        return "transient"
+    if status == 408:
+        return "statement_timeout"
+    if status >= 500:
+        return "server_error"
+    return None
+
+
+def retry_after(headers: t.Mapping[str, str]) -> float | None:
+    """Seconds to wait from `Retry-After` (seconds or HTTP date); None when absent or unreadable."""
+    value = (headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, parsed.timestamp() - time.time())
+
+
+def reset_after(headers: t.Mapping[str, str]) -> float | None:
+    """Seconds to wait from `Retry-After`, else from `RateLimit-Reset` (an epoch, GitLab's Rack::Attack)."""
+    wait = retry_after(headers)
+    if wait is not None:
+        return wait
+    reset = headers.get("RateLimit-Reset")
+    if reset and reset.strip().isdigit():
+        return max(0.0, float(reset) - time.time())
+    return None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed attempt: its kind (what it costs of the budget), why (for the retry's log line), how long
+    the server asked to wait, and the error to raise once the budget is spent (built from the budget, whose
+    counts the message gives)."""
+
+    kind: Kind
+    reason: str
+    error: t.Callable[[RetryBudget], Exception]
+    wait: float | None = None
+    rate_limited: bool = False
+
+
 @dataclass
 class RetryBudget:
     """The attempts one request has left; not shared between requests or threads."""
@@ -89,4 +150,13 @@ class RetryBudget:
 
 DEFAULT_POLICY = RetryPolicy()
 
-__all__ = ["DEFAULT_POLICY", "Kind", "RetryBudget", "RetryPolicy"]
+__all__ = [
+    "DEFAULT_POLICY",
+    "Failure",
+    "Kind",
+    "RetryBudget",
+    "RetryPolicy",
+    "reset_after",
+    "retry_after",
+    "status_kind",
+]

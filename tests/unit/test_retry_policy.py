@@ -8,6 +8,7 @@ number of attempts of the one URL is counted.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import time
 import typing as t
@@ -18,7 +19,7 @@ from requests.adapters import HTTPAdapter
 
 from tap_gitlab.client import MAX_TRANSIENT_ATTEMPTS, GitLabClient
 from tap_gitlab.errors import GitLabAPIError
-from tap_gitlab.retry import DEFAULT_POLICY, RetryPolicy
+from tap_gitlab.retry import DEFAULT_POLICY, RetryPolicy, reset_after, retry_after, status_kind
 from tap_gitlab.settings import normalize
 from tests.gitlab_sim import Dataset, GitLabSimulator
 
@@ -79,6 +80,48 @@ def test_retry_after_is_honoured_instead_of_the_backoff_and_capped():
     assert policy.delay(1, 86_400.0) == 900.0  # some GitLab limits ask for a day
     assert policy.delay(1, -3.0) == 0.0
     assert policy.delay(3, None, rng=lambda: 1.0) == 2.0
+
+
+def test_a_reduced_policy_only_ever_lowers_shares():
+    reduced = DEFAULT_POLICY.reduced(max_server_errors=2, max_statement_timeouts=5)
+    assert (reduced.max_server_errors, reduced.max_statement_timeouts) == (2, 3)
+    assert reduced.max_attempts == DEFAULT_POLICY.max_attempts and reduced.base_delay == DEFAULT_POLICY.base_delay
+    assert FAST.reduced(max_server_errors=2).max_delay == FAST.max_delay  # the waits of the policy reduced
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        *[(429, "transient"), (502, "transient"), (503, "transient"), (504, "transient"), (408, "statement_timeout")],
+        *[(500, "server_error"), (501, "server_error"), (400, None), (404, None), (422, None), (200, None)],
+    ],
+)
+def test_status_kinds(status, kind):
+    assert status_kind(status) == kind
+
+
+def test_server_given_waits_are_read_from_retry_after_then_ratelimit_reset():
+    assert retry_after({"Retry-After": "7"}) == 7.0
+    assert retry_after({"Retry-After": "soon"}) is None
+    assert retry_after({}) is None
+    assert retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # a date in the past
+    assert 50 < retry_after({"Retry-After": email.utils.formatdate(time.time() + 60, usegmt=True)}) <= 60
+    assert reset_after({"Retry-After": "3", "RateLimit-Reset": str(int(time.time()) + 60)}) == 3.0
+    assert 55 < reset_after({"RateLimit-Reset": str(int(time.time()) + 60)}) <= 60
+    assert reset_after({"RateLimit-Reset": "x"}) is None
+
+
+def test_get_json_is_the_one_retry_loop_not_a_loop_around_it():
+    """`get_json` no longer retries around `request`: one loop (in `request`), one budget."""
+    import ast
+    import inspect
+    import textwrap
+
+    for method in (GitLabClient.get_json, GitLabClient.get_object):
+        tree = ast.parse(textwrap.dedent(inspect.getsource(method)))
+        assert not [node for node in ast.walk(tree) if isinstance(node, (ast.While, ast.For))]
+    loops = ast.parse(textwrap.dedent(inspect.getsource(GitLabClient.request)))
+    assert len([node for node in ast.walk(loops) if isinstance(node, (ast.While, ast.For))]) == 1
 
 
 # -- the client: attempts per URL under faults that do not go away ----------------------------------------------
