@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import math
 import random
-import re
 import threading
 import typing as t
 from collections import OrderedDict
 from urllib.parse import quote, unquote
 
-from tests.gitlab_sim import gitlog
 from tests.gitlab_sim.api import (
     _G,
     _P,
@@ -19,7 +17,6 @@ from tests.gitlab_sim.api import (
     FORBIDDEN,
     KEYSET_UNSUPPORTED,
     OFFSET_CAP,
-    SIMPLE_MR_KEYS,
     SIMPLE_PROJECT_KEYS,
     ApiError,
     Listing,
@@ -40,10 +37,13 @@ from tests.gitlab_sim.api import (
 )
 from tests.gitlab_sim.areas.ci import CiRoutes
 from tests.gitlab_sim.areas.events import EventsRoutes
+from tests.gitlab_sim.areas.issues import IssuesRoutes
+from tests.gitlab_sim.areas.merge_requests import MergeRequestsRoutes
+from tests.gitlab_sim.areas.repository import RepositoryRoutes
 from tests.gitlab_sim.areas.security import SecurityRoutes
 from tests.gitlab_sim.areas.users import UsersRoutes
 from tests.gitlab_sim.dataset import runners_token
-from tests.gitlab_sim.util import date_only, parse_time
+from tests.gitlab_sim.util import date_only
 
 if t.TYPE_CHECKING:
     from tests.gitlab_sim.server import GitLabSimulator
@@ -147,7 +147,7 @@ FEATURE_OF = {
 }
 
 
-class Routes(UsersRoutes, SecurityRoutes, EventsRoutes, CiRoutes):
+class Routes(UsersRoutes, SecurityRoutes, EventsRoutes, CiRoutes, RepositoryRoutes, MergeRequestsRoutes, IssuesRoutes):
     """Endpoint handlers (`h_<route name>`) plus pagination and a listing cache keyed on the dataset version."""
 
     def __init__(self, sim: GitLabSimulator) -> None:
@@ -675,348 +675,11 @@ class Routes(UsersRoutes, SecurityRoutes, EventsRoutes, CiRoutes):
     def h_group_variables(self, req: Request) -> Listing:
         return Listing(list(self.ds.group_data[self.group(req)].variables))
 
-    def _group_pids(self, req: Request, gid: int, feature: str) -> list[int]:
-        pids = self.ds.group_project_ids(gid, include_subgroups=True, with_shared=False)
-        if req.flag("non_archived", True):
-            pids = [p for p in pids if not self.ds.projects[p]["archived"]]  # §6.5 non_archived default true
-        return [p for p in pids if (p, feature) not in self.ds.forbidden]
-
-    def h_group_issues(self, req: Request) -> Listing:
-        gid = self.group(req)
-        issues = [i for p in self._group_pids(req, gid, "issues") for i in self.ds.data(p).issues]
-        listing = self._issues(req, issues, keyset=False)
-        # `lib/api/issues.rb` has no handler for a cancelled statement: `lib/api/api.rb`'s `rescue_from :all`
-        # answers it with `handle_api_exception` (`lib/api/helpers.rb`), a plain 500.
-        self._statement_timeout(listing, ApiError(500, {"message": "500 Internal Server Error"}))
-        return listing
-
-    def h_group_merge_requests(self, req: Request) -> Listing:
-        gid = self.group(req)
-        mrs = [m for p in self._group_pids(req, gid, "merge_requests") for m in self.ds.data(p).merge_requests]
-        listing = self._merge_requests(req, mrs)
-        # `lib/api/merge_requests.rb`: `rescue_from ActiveRecord::QueryCanceled` →
-        # `render_api_error!({ error: 'Request timed out' }, 408)`.
-        self._statement_timeout(listing, ApiError(408, {"message": {"error": "Request timed out"}}))
-        return listing
-
-    def _statement_timeout(self, listing: Listing, answer: ApiError) -> None:
-        """Cancel a group listing whose filters match more rows than the database answers in time.
-
-        PostgreSQL's `statement_timeout` cancels the page query (and the count offset pagination runs
-        beside it) alike on every page: its cost grows with the rows the filters match across all the
-        group's projects, not with `per_page`. Off unless `Dataset.statement_timeout_rows` is set.
-        """
-        limit = self.ds.statement_timeout_rows
-        if limit is not None and len(listing.records) > limit:
-            raise answer
-
     # -- issues and merge requests --------------------------------------------------------------------------------
-    def _common(self, req: Request, items: list[Record]) -> list[Record]:
-        iids = {int(v) for v in req.arr("iids") if v.isdigit()}
-        if iids:
-            items = [i for i in items if i["iid"] in iids]
-        labels = req.q.get("labels")
-        if labels:
-            if labels.lower() == "none":
-                items = [i for i in items if not i["labels"]]
-            elif labels.lower() == "any":
-                items = [i for i in items if i["labels"]]
-            else:
-                wanted = set(labels.split(","))
-                items = [i for i in items if wanted <= set(i["labels"])]
-        milestone = req.q.get("milestone")
-        if milestone:
-            if milestone.lower() == "none":
-                items = [i for i in items if i["milestone"] is None]
-            elif milestone.lower() == "any":
-                items = [i for i in items if i["milestone"] is not None]
-            else:
-                items = [i for i in items if i["milestone"] and i["milestone"]["title"] == milestone]
-        if req.q.get("author_id", "").isdigit():
-            items = [i for i in items if i["author"]["id"] == int(req.q["author_id"])]
-        if req.q.get("author_username"):
-            items = [i for i in items if i["author"]["username"] == req.q["author_username"]]
-        if req.q.get("assignee_id", "").isdigit():
-            uid = int(req.q["assignee_id"])
-            items = [i for i in items if any(a["id"] == uid for a in i["assignees"])]
-        if req.q.get("search"):
-            s = req.q["search"].lower()
-            items = [i for i in items if s in i["title"].lower() or s in (i["description"] or "").lower()]
-        scope = req.q.get("scope") or "all"
-        if scope in ("created_by_me", "created-by-me"):
-            items = [i for i in items if i["author"]["id"] == 1]
-        elif scope in ("assigned_to_me", "assigned-to-me"):
-            items = [i for i in items if any(a["id"] == 1 for a in i["assignees"])]
-        elif scope != "all":
-            raise invalid("scope")
-        items = window(items, req, "updated_at", "updated_after", "updated_before")
-        return window(items, req, "created_at", "created_after", "created_before")
-
-    def _issues(self, req: Request, issues: list[Record], *, keyset: bool) -> Listing:
-        state = req.q.get("state")
-        if state and state != "all":
-            if state not in ("opened", "closed"):
-                raise invalid("state")
-            issues = [i for i in issues if i["state"] == state]
-        confidential = req.flag("confidential")
-        if confidential is not None:
-            issues = [i for i in issues if i["confidential"] == confidential]
-        issues = self._common(req, issues)
-        allowed = (
-            "created_at",
-            "updated_at",
-            "priority",
-            "due_date",
-            "relative_position",
-            "label_priority",
-            "milestone_due",
-            "popularity",
-            "title",
-            "weight",
-            "id",
-        )
-        by = choice(req, "order_by", allowed, "created_at")
-        sort = sort_param(req, "desc")
-        field_name = {
-            "priority": "created_at",
-            "label_priority": "created_at",
-            "milestone_due": "due_date",
-            "popularity": "upvotes",
-            "relative_position": "id",
-        }.get(by, by)
-        listing = Listing(order(issues, field_name, sort), order_field=field_name, sort=sort)
-        if req.q.get("pagination") == "keyset":
-            # Project issues take keyset (18.3+) for these orderings only (§3.2).
-            if not keyset or by not in (
-                "created_at",
-                "updated_at",
-                "title",
-                "id",
-                "weight",
-                "due_date",
-                "relative_position",
-            ):
-                raise KEYSET_UNSUPPORTED
-            listing.keyset = "cursor"
-        return listing
-
-    def _merge_requests(self, req: Request, mrs: list[Record]) -> Listing:
-        state = req.q.get("state") or "all"
-        if state not in ("opened", "closed", "locked", "merged", "all"):
-            raise invalid("state")
-        if state != "all":
-            mrs = [m for m in mrs if m["state"] == state]
-        for name in ("source_branch", "target_branch"):
-            if req.q.get(name):
-                mrs = [m for m in mrs if m[name] == req.q[name]]
-        wip = req.q.get("wip")
-        if wip in ("yes", "no"):
-            mrs = [m for m in mrs if m["draft"] == (wip == "yes")]
-        mrs = self._common(req, mrs)
-        by = choice(req, "order_by", ("created_at", "updated_at", "title", "merged_at"), "created_at")
-        listing = Listing(order(mrs, by, sort_param(req, "desc")))
-        if req.q.get("view") == "simple":
-            listing.transform = lambda m: {k: m[k] for k in SIMPLE_MR_KEYS}
-            listing.transform_key = "simple"
-        return listing
-
-    def h_project_issues(self, req: Request) -> Listing:
-        _pid, d = self._pfeature(req, "project_issues")
-        return self._issues(req, d.issues, keyset=True)
-
-    def h_project_issue(self, req: Request) -> Record:
-        _pid, d = self._pfeature(req, "project_issue")
-        issue = d.issue_by_iid.get(int(req.params["iid"]))
-        if issue is None:
-            raise not_found("Issue")
-        return {**issue, "subscribed": False, "moved_to_id": None, "service_desk_reply_to": None}
-
-    def _notes(self, req: Request, notes: list[Record]) -> Listing:
-        by = choice(req, "order_by", ("created_at", "updated_at"), "created_at")
-        return Listing(order(notes, by, sort_param(req, "desc")))
-
-    def h_issue_notes(self, req: Request) -> Listing:
-        _pid, d = self._pfeature(req, "issue_notes")
-        notes = d.issue_notes.get(int(req.params["iid"]))
-        if notes is None:
-            raise not_found("Issue")
-        return self._notes(req, notes)
-
-    def h_project_merge_requests(self, req: Request) -> Listing:
-        _pid, d = self._pfeature(req, "project_merge_requests")
-        return self._merge_requests(req, d.merge_requests)
-
-    def _mr(self, req: Request, name: str) -> tuple[t.Any, int]:
-        _pid, d = self._pfeature(req, name)
-        iid = int(req.params["iid"])
-        if iid not in d.mr_by_iid:
-            raise not_found("Merge Request")
-        return d, iid
-
-    def h_merge_request(self, req: Request) -> Record:
-        d, iid = self._mr(req, "merge_request")
-        return {
-            **d.mr_by_iid[iid],
-            "subscribed": False,
-            "changes_count": str(len(d.mr_commits[iid])),
-            "latest_build_started_at": None,
-            "latest_build_finished_at": None,
-            "first_deployed_to_production_at": None,
-            "pipeline": None,
-            "head_pipeline": None,
-            "diff_refs": None,
-            "merge_error": None,
-            "first_contribution": False,
-            "user": {"can_merge": True},
-        }
-
-    def h_merge_request_commits(self, req: Request) -> Listing:
-        d, iid = self._mr(req, "merge_request_commits")
-        return Listing(list(d.mr_commits[iid]))
-
-    def h_merge_request_notes(self, req: Request) -> Listing:
-        d, iid = self._mr(req, "merge_request_notes")
-        return self._notes(req, d.mr_notes[iid])
-
-    def h_issue_events(self, req: Request) -> Listing:
-        """An issue's resource label, state or milestone events, oldest first."""
-        pid, _d = self._pfeature(req, "issue_events")
-        events = self.ds.resource_events(pid, req.params["kind"], "issues", int(req.params["iid"]))
-        if events is None:
-            raise not_found("Issue")
-        return Listing(events)
-
-    def h_merge_request_events(self, req: Request) -> Listing:
-        """A merge request's resource label, state or milestone events, oldest first."""
-        pid, _d = self._pfeature(req, "merge_request_events")
-        events = self.ds.resource_events(pid, req.params["kind"], "merge_requests", int(req.params["iid"]))
-        if events is None:
-            raise not_found("Merge Request")
-        return Listing(events)
-
-    def h_merge_request_approvals(self, req: Request) -> Record:
-        d, iid = self._mr(req, "merge_request_approvals")
-        return d.mr_approvals[iid]
 
     # -- repository ---------------------------------------------------------------------------------------------
-    def h_commits(self, req: Request) -> Listing:
-        """`git log` over the project's commit graph (tests/gitlab_sim/gitlog.py; `lib/api/commits.rb`).
-
-        `ref_name` is a branch, tag, sha or range (`a..b`, `a...b`); one git cannot resolve lists nothing (200
-        []), as `Repository#log` rescues Gitaly's NotFound. `since`/`until` are on the committer date, whole
-        seconds, inclusive. Offset pages, no totals, a next link whenever a page is full.
-        """
-        _pid, d = self._pfeature(req, "commits")
-        if not d.commit_by_id:
-            raise not_found("Repository")  # `not_found! 'Repository' unless user_project.repository_exists?`
-        order = choice(req, "order", ("default", "topo"), "default")
-        all_refs = bool(req.flag("all"))
-        ref = None if all_refs else (req.q.get("ref_name") or None)
-        if ref is not None and ".." in ref and not ref.replace(".", "").strip():
-            raise ApiError(400, {"message": "ref_name is invalid"})
-        since, until = req.time("since"), req.time("until")
-        try:
-            commits = gitlog.log(
-                d,
-                ref,
-                all_refs=all_refs,
-                since=parse_time(since) if since else None,
-                until=parse_time(until) if until else None,
-                first_parent=bool(req.flag("first_parent")),
-                order=order,
-            )
-        except gitlog.InvalidRevision:
-            raise ApiError(400, {"message": "ref_name is invalid"}) from None  # `rescue ArgumentError`
-        if req.q.get("author"):
-            a = req.q["author"].lower()
-            commits = [c for c in commits if a in c["author_name"].lower() or a in c["author_email"].lower()]
-        transform = None
-        if req.flag("with_stats"):
-            stats = d.commit_stats
-            transform = lambda c: {**c, "stats": stats[c["id"]]}  # noqa: E731
-        return Listing(
-            list(commits), mode="commits", transform=transform, transform_key="with_stats", page_reversed=all_refs
-        )
-
-    def h_commit(self, req: Request) -> Record:
-        """`GET /projects/:id/repository/commits/:sha`: Entities::CommitDetail; 404 `Commit Not Found` for a sha
-        git cannot resolve, a garbage-collected one too (`lib/api/commits.rb`)."""
-        pid, d = self._pfeature(req, "commit")
-        sha = gitlog.resolve(d, unquote(req.params["sha"]))
-        if sha is None:
-            raise not_found("Commit")
-        return {
-            **d.commit_by_id[sha],
-            "stats": d.commit_stats[sha],
-            "status": None,
-            "project_id": pid,
-            "last_pipeline": None,
-        }
-
-    def h_branches(self, req: Request) -> Listing:
-        _pid, d = self._pfeature(req, "branches")
-        branches = d.branches
-        search = req.q.get("search")
-        if search:
-            if search.startswith("^"):
-                branches = [b for b in branches if b["name"].startswith(search[1:])]
-            elif search.endswith("$"):
-                branches = [b for b in branches if b["name"].endswith(search[:-1])]
-            else:
-                branches = [b for b in branches if search in b["name"]]
-        if req.q.get("regex"):
-            try:
-                regex = re.compile(req.q["regex"])
-            except re.error:
-                raise ApiError(400, {"message": "400 Bad request - Regex is invalid"}) from None
-            branches = [b for b in branches if regex.search(b["name"])]
-        return Listing(list(branches))
-
-    def h_tags(self, req: Request) -> Listing:
-        _pid, d = self._pfeature(req, "tags")
-        tags = d.tags
-        search = req.q.get("search")
-        if search:
-            if search.startswith("^"):
-                tags = [tg for tg in tags if tg["name"].startswith(search[1:])]
-            elif search.endswith("$"):
-                tags = [tg for tg in tags if tg["name"].endswith(search[:-1])]
-            else:
-                tags = [tg for tg in tags if search in tg["name"]]
-        by = choice(req, "order_by", ("name", "updated", "version"), "updated")
-        sort = sort_param(req, "desc")
-        if by == "updated":
-            utc = d.commit_utc
-            key: t.Callable[[Record], t.Any] = lambda tg: (utc.get(tg["commit"]["id"], ""), tg["name"])  # noqa: E731
-        elif by == "version":
-            key = lambda tg: tuple(int(x) for x in re.findall(r"\d+", tg["name"]))  # noqa: E731
-        else:
-            key = lambda tg: tg["name"]  # noqa: E731
-        return Listing(sorted(tags, key=key, reverse=sort == "desc"))
-
-    def h_releases(self, req: Request) -> Listing:
-        _pid, d = self._pfeature(req, "releases")
-        by = choice(req, "order_by", ("released_at", "created_at"), "released_at")
-        sort = sort_param(req, "desc")
-        releases = sorted(d.releases, key=lambda r: (r[by], r["tag_name"]), reverse=sort == "desc")
-        return Listing(releases)
 
     # -- CI/CD --------------------------------------------------------------------------------------------------
-
-    def h_repository_file(self, req: Request) -> Record:
-        """A file of the repository at `ref` (required), base64 content; this instance has only READMEs."""
-        pid, _d = self._pfeature(req, "repository_file")
-        ref = req.q.get("ref")
-        if not ref:
-            raise ApiError(400, {"error": "ref is missing, ref is empty"})
-        found = self.ds.readme_file(pid, unquote(req.params["file_path"]), ref)
-        if found is None:
-            raise not_found("File")
-        return found
-
-    def h_languages(self, req: Request) -> Record:
-        _pid, d = self._pfeature(req, "languages")
-        return d.languages
 
     # -- project members, users, labels, milestones ---------------------------------------------------------------
     def h_project_members(self, req: Request) -> Listing:
