@@ -18,12 +18,12 @@ from tests.gitlab_sim.areas.ci import CiModel
 from tests.gitlab_sim.areas.events import EventsModel
 from tests.gitlab_sim.areas.issues import IssuesModel
 from tests.gitlab_sim.areas.merge_requests import MergeRequestsModel
+from tests.gitlab_sim.areas.projects import ProjectsModel
 from tests.gitlab_sim.areas.repository import RepositoryModel
 from tests.gitlab_sim.areas.security import SecurityModel
 from tests.gitlab_sim.areas.users import UsersModel
 from tests.gitlab_sim.model import (
     API,
-    ID_KINDS,
     SIZES,
     STREAM_FEATURE,
     WEB,
@@ -33,9 +33,7 @@ from tests.gitlab_sim.model import (
     ProjectPlan,
     Record,
     _markdown,
-    _mirror_import_url,
     _mutation,
-    _readme_url,
     _sentence,
     _sha,
     _times,
@@ -45,7 +43,9 @@ from tests.gitlab_sim.model import (
 from tests.gitlab_sim.util import DAY, NOW_EPOCH, date_only, db_time, parse_time
 
 
-class Dataset(UsersModel, SecurityModel, EventsModel, CiModel, RepositoryModel, MergeRequestsModel, IssuesModel):
+class Dataset(
+    UsersModel, SecurityModel, EventsModel, CiModel, RepositoryModel, MergeRequestsModel, IssuesModel, ProjectsModel
+):
     """A GitLab instance. Reads and mutations are thread-safe (one re-entrant lock)."""
 
     def __init__(self, size: str, seed: int) -> None:
@@ -233,247 +233,6 @@ class Dataset(UsersModel, SecurityModel, EventsModel, CiModel, RepositoryModel, 
             out.append(g)
             stack.extend(reversed(self.group_children.get(g, [])))
         return out
-
-    def _plan_projects(self, rng: random.Random, spec: dict[str, t.Any]) -> None:
-        group_ids = list(self.groups)
-        n = spec["projects"]
-        base = spec["project"]
-        running = dict.fromkeys(ID_KINDS, 0)
-        # Group-level id ranges come first in the shared sequences.
-        group_spec = spec["group"]
-        for kind, per in (
-            ("labels", "labels"),
-            ("milestones", "milestones"),
-            ("epics", "epics"),
-            ("boards", "boards"),
-            ("epic_issues", "epic_issues"),
-        ):
-            running[kind] += group_spec[per] * len(group_ids)
-        self._group_bases = {kind: 0 for kind in ("labels", "milestones", "epics", "boards", "epic_issues")}
-        used_paths: set[str] = set()
-        for index in range(n):
-            pid = index + 1
-            # Every group gets projects: the first ones go one per group, then at random.
-            gid = group_ids[index] if index < len(group_ids) else rng.choice(group_ids)
-            group = self.groups[gid]
-            word = rng.choice(W.PROJECT_WORDS)
-            path = f"{group['path']}-{word}"
-            if f"{gid}/{path}" in used_paths:
-                path = f"{path}-{pid}"
-            used_paths.add(f"{gid}/{path}")
-            counts = {}
-            for kind, value in base.items():
-                counts[kind] = max(1, round(value * rng.uniform(0.6, 1.4))) if value else 0
-            issues_disabled = n >= 8 and index % 9 == 5
-            if issues_disabled:
-                counts["issues"] = 0
-                counts["issue_notes"] = 0
-            top = self.top_group_of(gid)
-            if top not in self.ultimate:
-                counts["vulnerabilities"] = 0
-            bases = {}
-            for kind in ID_KINDS:
-                src = {"notes": counts["issue_notes"] + counts["merge_request_notes"]}.get(kind, counts.get(kind, 0))
-                bases[kind] = running[kind]
-                running[kind] += src
-            self.plans[pid] = ProjectPlan(pid, index, counts, bases)
-            archived = n >= 8 and index % 7 == 3
-            self.projects[pid] = self._project_object(rng, pid, group, path, word, archived, issues_disabled)
-            self.namespace_projects.setdefault(gid, []).append(pid)
-            if issues_disabled:
-                self.forbidden.add((pid, "issues"))
-        self._next_ids = {kind: value + 1 for kind, value in running.items()}
-        # Share some projects into another top group (with_shared=false must leave them out there).
-        tops = [g for g in group_ids if self.groups[g]["parent_id"] is None]
-        if len(tops) > 1:
-            for pid in list(self.projects)[:: max(3, n // 4)][:4]:
-                project = self.projects[pid]
-                own_top = self.top_group_of(project["namespace"]["id"])
-                target = next(g for g in tops if g != own_top)
-                self.shared_into.setdefault(target, []).append(pid)
-                project["shared_with_groups"].append(
-                    {
-                        "group_id": target,
-                        "group_name": self.groups[target]["name"],
-                        "group_full_path": self.groups[target]["full_path"],
-                        "group_access_level": 30,
-                        "expires_at": None,
-                    }
-                )
-
-    def _project_object(
-        self, rng: random.Random, pid: int, group: Record, path: str, word: str, archived: bool, issues_disabled: bool
-    ) -> Record:
-        full = f"{group['full_path']}/{path}"
-        name = f"{word.title()} {pid}"
-        created = NOW_EPOCH - (700 - pid % 600) * DAY - rng.random() * DAY
-        updated = NOW_EPOCH - rng.random() * 90 * DAY
-        web = f"{WEB}/{full}"
-        access = lambda on: "enabled" if on else "disabled"  # noqa: E731
-        mirror_url = _mirror_import_url(self.seed, pid, full)
-        return {
-            "id": pid,
-            "description": f"{name}: the {word} service of {group['full_name']}.",
-            "description_html": f'<p data-sourcepos="1:1-1:40" dir="auto">{name}</p>',
-            "name": name,
-            "name_with_namespace": f"{group['full_name']} / {name}",
-            "path": path,
-            "path_with_namespace": full,
-            "created_at": db_time(created),
-            "updated_at": db_time(updated),
-            "default_branch": "main",
-            "tag_list": [word],
-            "topics": [word],
-            "ssh_url_to_repo": f"git@gitlab.example.com:{full}.git",
-            "http_url_to_repo": f"{web}.git",
-            "web_url": web,
-            "readme_url": _readme_url(self.seed, pid, web),
-            "forks_count": pid % 3,
-            "avatar_url": None,
-            "star_count": pid % 7,
-            "last_activity_at": db_time(updated + 3600),
-            "visibility": rng.choice(["private", "internal", "public"]),
-            "namespace": {
-                "id": group["id"],
-                "name": group["name"],
-                "path": group["path"],
-                "kind": "group",
-                "full_path": group["full_path"],
-                "parent_id": group["parent_id"],
-                "avatar_url": None,
-                "web_url": group["web_url"],
-            },
-            "container_registry_image_prefix": f"registry.example.com/{full}",
-            "_links": {
-                "self": f"{API}/projects/{pid}",
-                "issues": f"{API}/projects/{pid}/issues",
-                "merge_requests": f"{API}/projects/{pid}/merge_requests",
-                "repo_branches": f"{API}/projects/{pid}/repository/branches",
-                "labels": f"{API}/projects/{pid}/labels",
-                "events": f"{API}/projects/{pid}/events",
-                "members": f"{API}/projects/{pid}/members",
-                "cluster_agents": f"{API}/projects/{pid}/cluster_agents",
-            },
-            "packages_enabled": True,
-            "empty_repo": False,
-            "archived": archived,
-            "resolve_outdated_diff_discussions": False,
-            "container_expiration_policy": {
-                "cadence": "1d",
-                "enabled": False,
-                "keep_n": 10,
-                "older_than": "90d",
-                "name_regex": ".*",
-                "name_regex_keep": None,
-                "next_run_at": db_time(NOW_EPOCH + DAY),
-            },
-            "repository_object_format": "sha1",
-            "issues_enabled": not issues_disabled,
-            "merge_requests_enabled": True,
-            "wiki_enabled": True,
-            "jobs_enabled": True,
-            "snippets_enabled": False,
-            "container_registry_enabled": True,
-            "service_desk_enabled": False,
-            "service_desk_address": None,
-            "can_create_merge_request_in": True,
-            "issues_access_level": access(not issues_disabled),
-            "repository_access_level": "enabled",
-            "merge_requests_access_level": "enabled",
-            "forking_access_level": "enabled",
-            "wiki_access_level": "enabled",
-            "builds_access_level": "enabled",
-            "snippets_access_level": "disabled",
-            "pages_access_level": "private",
-            "analytics_access_level": "enabled",
-            "container_registry_access_level": "enabled",
-            "security_and_compliance_access_level": "private",
-            "releases_access_level": "enabled",
-            "environments_access_level": "enabled",
-            "feature_flags_access_level": "enabled",
-            "infrastructure_access_level": "enabled",
-            "monitor_access_level": "enabled",
-            "model_experiments_access_level": "enabled",
-            "model_registry_access_level": "enabled",
-            "emails_disabled": False,
-            "emails_enabled": True,
-            "shared_runners_enabled": True,
-            "lfs_enabled": True,
-            "creator_id": 1,
-            "import_url": mirror_url,
-            "import_type": "git" if mirror_url else None,
-            "import_status": "finished" if mirror_url else "none",
-            "import_error": None,
-            "open_issues_count": 0,
-            "ci_default_git_depth": 20,
-            "ci_delete_pipelines_in_seconds": None,
-            "ci_forward_deployment_enabled": True,
-            "ci_forward_deployment_rollback_allowed": True,
-            "ci_job_token_scope_enabled": False,
-            "ci_separated_caches": True,
-            "ci_allow_fork_pipelines_to_run_in_parent_project": True,
-            "ci_id_token_sub_claim_components": ["project_path", "ref_type", "ref"],
-            "build_git_strategy": "fetch",
-            "keep_latest_artifact": True,
-            "restrict_user_defined_variables": False,
-            "ci_pipeline_variables_minimum_override_role": "developer",
-            "ci_push_repository_for_job_token_allowed": False,
-            "runners_token": runners_token(self.seed, "project", pid),
-            "runner_token_expiration_interval": None,
-            "group_runners_enabled": True,
-            "auto_cancel_pending_pipelines": "enabled",
-            "build_timeout": 3600,
-            "auto_devops_enabled": False,
-            "auto_devops_deploy_strategy": "continuous",
-            "ci_config_path": None,
-            "public_jobs": True,
-            "shared_with_groups": [],
-            "only_allow_merge_if_pipeline_succeeds": False,
-            "allow_merge_on_skipped_pipeline": None,
-            "allow_pipeline_trigger_approve_deployment": False,
-            "request_access_enabled": True,
-            "only_allow_merge_if_all_discussions_are_resolved": False,
-            "remove_source_branch_after_merge": True,
-            "printing_merge_request_link_enabled": True,
-            "merge_method": "merge",
-            "squash_option": "default_off",
-            "enforce_auth_checks_on_uploads": True,
-            "suggestion_commit_message": None,
-            "merge_commit_template": None,
-            "squash_commit_template": None,
-            "issue_branch_template": None,
-            "warn_about_potentially_unwanted_characters": True,
-            "autoclose_referenced_issues": True,
-            "max_artifacts_size": None,
-            "approvals_before_merge": 0,
-            "mirror": mirror_url is not None,
-            "external_authorization_classification_label": "",
-            "requirements_enabled": False,
-            "requirements_access_level": "enabled",
-            "security_and_compliance_enabled": True,
-            "secret_push_protection_enabled": False,
-            "compliance_frameworks": [],
-            "issues_template": None,
-            "merge_requests_template": None,
-            "ci_restrict_pipeline_cancellation_role": "developer",
-            "merge_pipelines_enabled": False,
-            "merge_trains_enabled": False,
-            "merge_trains_skip_train_allowed": False,
-            "only_allow_merge_if_all_status_checks_passed": False,
-            "allow_merge_without_pipeline": False,
-            "prevent_merge_without_jira_issue": False,
-            "auto_duo_code_review_enabled": False,
-            "duo_remote_flows_enabled": False,
-            "mr_default_target_self": False,
-            "spp_repository_pipeline_access": False,
-            "marked_for_deletion_at": None,
-            "marked_for_deletion_on": None,
-            "forked_from_project": None,
-            "permissions": {"project_access": None, "group_access": {"access_level": 50, "notification_level": 3}},
-            "repository_storage": "default",
-            "license_url": None,
-            "license": None,
-        }
 
     # -- group-level records (eager: few) ----------------------------------------------------------------------
     def _alloc_group(self, kind: str) -> int:
@@ -803,28 +562,12 @@ class Dataset(UsersModel, SecurityModel, EventsModel, CiModel, RepositoryModel, 
         g.ms_short = ms_short
 
     # -- lookups used by the server ----------------------------------------------------------------------------
-    def find_project(self, ref: str) -> tuple[int | None, bool]:
-        """(project id, redirected) for a numeric id or full path; (None, False) when unknown or deleted."""
-        if ref.isdigit():
-            pid = int(ref)
-            return (pid, False) if pid in self.projects and pid not in self.deleted else (None, False)
-        low = ref.lower()
-        for pid, project in self.projects.items():
-            if pid not in self.deleted and project["path_with_namespace"].lower() == low:
-                return pid, False
-        pid = self.redirects.get(low)
-        if pid is not None and pid not in self.deleted:
-            return pid, True
-        return None, False
 
     def find_group(self, ref: str) -> int | None:
         if ref.isdigit():
             return int(ref) if int(ref) in self.groups else None
         low = ref.lower()
         return next((gid for gid, g in self.groups.items() if g["full_path"].lower() == low), None)
-
-    def live_projects(self) -> list[int]:
-        return [pid for pid in self.projects if pid not in self.deleted]
 
     def group_project_ids(self, gid: int, *, include_subgroups: bool, with_shared: bool) -> list[int]:
         groups = [gid, *self.descendants(gid)] if include_subgroups else [gid]
@@ -833,14 +576,6 @@ class Dataset(UsersModel, SecurityModel, EventsModel, CiModel, RepositoryModel, 
             pids += [pid for g in groups for pid in self.shared_into.get(g, [])]
         seen: set[int] = set()
         return [p for p in pids if p not in self.deleted and not (p in seen or seen.add(p))]  # type: ignore[func-returns-value]
-
-    def project_users(self, pid: int) -> list[Record]:
-        """Users with access to a project: its members and those of its ancestor groups (basic shape)."""
-        d = self.data(pid)
-        ids = {m["id"] for m in d.members}
-        for g in self.ancestors(self.projects[pid]["namespace"]["id"]):
-            ids.update(m["id"] for m in self.group_data[g].members)
-        return [self.user_basic[u] for u in sorted(ids)]
 
     def epic_issue_records(self, gid: int, epic: Record) -> list[Record]:
         out = []
@@ -851,23 +586,6 @@ class Dataset(UsersModel, SecurityModel, EventsModel, CiModel, RepositoryModel, 
             if issue is not None:
                 out.append({**issue, "epic_issue_id": link_id, "relative_position": position})
         return out
-
-    def project_statistics(self, pid: int) -> Record:
-        plan = self.plans[pid]
-        size = 1_000_000 + plan.counts["commits"] * 4096
-        return {
-            "commit_count": plan.counts["commits"],
-            "storage_size": size + 2048,
-            "repository_size": size,
-            "wiki_size": 2048,
-            "lfs_objects_size": 0,
-            "job_artifacts_size": 0,
-            "pipeline_artifacts_size": 0,
-            "packages_size": 0,
-            "snippets_size": 0,
-            "uploads_size": 0,
-            "container_registry_size": 0,
-        }
 
     def counts(self) -> dict[str, int]:
         """Planned record counts per kind (without generating any project)."""
@@ -934,12 +652,6 @@ class Dataset(UsersModel, SecurityModel, EventsModel, CiModel, RepositoryModel, 
                         return self._touch(m, **fields)
         raise KeyError(milestone_id)
 
-    @_mutation
-    def delete_project(self, project_id: int) -> None:
-        with self.lock:
-            self.deleted.add(project_id)
-            self.version += 1
-
     # Deletions. GitLab removes the row itself (lib/api/branches.rb `DELETE :id/repository/branches/:branch`
     # through Branches::DeleteService; lib/api/members.rb `DELETE :id/members/:user_id` through
     # Members::DestroyService; lib/api/labels.rb and lib/api/group_labels.rb `DELETE .../labels/:name`,
@@ -968,33 +680,6 @@ class Dataset(UsersModel, SecurityModel, EventsModel, CiModel, RepositoryModel, 
         with self.lock:
             g = self.group_data[group_id]
             g.labels[:] = [lab for lab in g.labels if lab["id"] != label_id]
-
-    @_mutation
-    def rename_project(self, project_id: int, new_path: str) -> Record:
-        """Move a project to a new path in its namespace; the old path answers 301 (§1 "Moved project paths")."""
-        with self.lock:
-            project = self.projects[project_id]
-            self.redirects[project["path_with_namespace"].lower()] = project_id
-            namespace = project["namespace"]["full_path"]
-            full = f"{namespace}/{new_path}"
-            self.redirects.pop(full.lower(), None)
-            web = f"{WEB}/{full}"
-            project.update(
-                path=new_path,
-                path_with_namespace=full,
-                web_url=web,
-                http_url_to_repo=f"{web}.git",
-                ssh_url_to_repo=f"git@gitlab.example.com:{full}.git",
-                readme_url=f"{web}/-/blob/main/README.md",
-            )
-            project["updated_at"] = self._tick()
-            return project
-
-    @_mutation
-    def forbid(self, project_id: int, feature: str) -> None:
-        with self.lock:
-            self.forbidden.add((project_id, feature))
-            self.version += 1
 
     # -- repository mutations: the commit graph that `git log` walks (tests/gitlab_sim/gitlog.py) ---------------
 

@@ -15,9 +15,7 @@ from tests.gitlab_sim.api import (
     _P,
     COUNT_LIMIT,
     FORBIDDEN,
-    KEYSET_UNSUPPORTED,
     OFFSET_CAP,
-    SIMPLE_PROJECT_KEYS,
     ApiError,
     Listing,
     Raw,
@@ -25,7 +23,6 @@ from tests.gitlab_sim.api import (
     Request,
     _int,
     _RouteTable,
-    bad_request,
     choice,
     invalid,
     not_found,
@@ -39,6 +36,7 @@ from tests.gitlab_sim.areas.ci import CiRoutes
 from tests.gitlab_sim.areas.events import EventsRoutes
 from tests.gitlab_sim.areas.issues import IssuesRoutes
 from tests.gitlab_sim.areas.merge_requests import MergeRequestsRoutes
+from tests.gitlab_sim.areas.projects import ProjectsRoutes
 from tests.gitlab_sim.areas.repository import RepositoryRoutes
 from tests.gitlab_sim.areas.security import SecurityRoutes
 from tests.gitlab_sim.areas.users import UsersRoutes
@@ -147,7 +145,16 @@ FEATURE_OF = {
 }
 
 
-class Routes(UsersRoutes, SecurityRoutes, EventsRoutes, CiRoutes, RepositoryRoutes, MergeRequestsRoutes, IssuesRoutes):
+class Routes(
+    UsersRoutes,
+    SecurityRoutes,
+    EventsRoutes,
+    CiRoutes,
+    RepositoryRoutes,
+    MergeRequestsRoutes,
+    IssuesRoutes,
+    ProjectsRoutes,
+):
     """Endpoint handlers (`h_<route name>`) plus pagination and a listing cache keyed on the dataset version."""
 
     def __init__(self, sim: GitLabSimulator) -> None:
@@ -464,102 +471,6 @@ class Routes(UsersRoutes, SecurityRoutes, EventsRoutes, CiRoutes, RepositoryRout
         else:
             gids = self.ds.descendants(gid)
         return self._group_list(req, gids)
-
-    def _project_listing(self, req: Request, pids: list[int], default_order: str) -> Listing:
-        projects = [self.ds.projects[p] for p in pids]
-        archived = req.flag("archived")
-        if archived is not None:
-            projects = [p for p in projects if p["archived"] == archived]
-        if req.q.get("visibility"):
-            projects = [p for p in projects if p["visibility"] == req.q["visibility"]]
-        if req.q.get("search"):
-            s = req.q["search"].lower()
-            projects = [p for p in projects if s in p["name"].lower() or s in p["path"].lower()]
-        if req.q.get("topic"):
-            wanted = set(req.q["topic"].split(","))
-            projects = [p for p in projects if wanted <= set(p["topics"])]
-        if req.flag("with_issues_enabled"):
-            projects = [p for p in projects if p["issues_enabled"]]
-        if req.flag("with_merge_requests_enabled"):
-            projects = [p for p in projects if p["merge_requests_enabled"]]
-        if req.q.get("id_after", "").isdigit():
-            projects = [p for p in projects if p["id"] > int(req.q["id_after"])]
-        if req.q.get("id_before", "").isdigit():
-            projects = [p for p in projects if p["id"] < int(req.q["id_before"])]
-        projects = window(projects, req, "last_activity_at", "last_activity_after", "last_activity_before")
-        allowed = (
-            "id",
-            "name",
-            "path",
-            "created_at",
-            "updated_at",
-            "last_activity_at",
-            "star_count",
-            "similarity",
-            "repository_size",
-            "storage_size",
-            "packages_size",
-            "wiki_size",
-        )
-        by = choice(req, "order_by", allowed, default_order)
-        if req.q.get("updated_after") or req.q.get("updated_before"):
-            if by != "updated_at":
-                raise bad_request("`updated_at` filter and `updated_at` sorting must be paired")  # §6.2
-            projects = window(projects, req, "updated_at", "updated_after", "updated_before")
-        sort = sort_param(req, "desc")
-        # order_by=created_at runs as order_by=id (§6.2, helpers.rb reorder_projects).
-        field_name = {
-            "created_at": "id",
-            "similarity": "id",
-            "repository_size": "id",
-            "storage_size": "id",
-            "packages_size": "id",
-            "wiki_size": "id",
-        }.get(by, by)
-        result = order(projects, field_name, sort)
-        simple = req.flag("simple")
-        statistics = req.flag("statistics")
-        ds = self.ds
-
-        def shape(p: Record) -> Record:
-            if simple:
-                return {k: p[k] for k in SIMPLE_PROJECT_KEYS if k in p}
-            if statistics:
-                return {**p, "statistics": ds.project_statistics(p["id"])}
-            return p
-
-        return Listing(
-            result,
-            transform=shape if (simple or statistics) else None,
-            transform_key="simple" if simple else "statistics" if statistics else "",
-            order_field=field_name,
-            sort=sort,
-        )
-
-    def h_projects(self, req: Request) -> Listing:
-        listing = self._project_listing(req, self.ds.live_projects(), "created_at")
-        listing.cap_type = "Project"  # the Projects docs' 50,000 limit (§3.1 "Offset cap")
-        if req.q.get("pagination") == "keyset":
-            if req.q.get("order_by") != "id":
-                raise KEYSET_UNSUPPORTED  # projects: keyset with order_by=id only (§3.2)
-            listing.keyset = "id"
-        return listing
-
-    def h_group_projects(self, req: Request) -> Listing:
-        gid = self.group(req)
-        pids = self.ds.group_project_ids(
-            gid,
-            include_subgroups=bool(req.flag("include_subgroups", False)),
-            with_shared=bool(req.flag("with_shared", True)),
-        )
-        return self._project_listing(req, pids, "created_at")  # group projects: no keyset (§6.1)
-
-    def h_project(self, req: Request) -> Record:
-        pid = self.project(req)
-        project = self.ds.projects[pid]
-        if req.flag("statistics"):
-            return {**project, "statistics": self.ds.project_statistics(pid)}
-        return project
 
     # -- group resources -----------------------------------------------------------------------------------------
     def _members(self, req: Request, members: list[Record]) -> Listing:
