@@ -23,24 +23,21 @@ from tests.gitlab_sim.api import (
     Request,
     _int,
     _RouteTable,
-    choice,
-    invalid,
     not_found,
     order,
     rebuilt_pairs,
     shuffle_ties,
-    sort_param,
     window,
 )
 from tests.gitlab_sim.areas.ci import CiRoutes
 from tests.gitlab_sim.areas.events import EventsRoutes
+from tests.gitlab_sim.areas.groups import GroupsRoutes
 from tests.gitlab_sim.areas.issues import IssuesRoutes
 from tests.gitlab_sim.areas.merge_requests import MergeRequestsRoutes
 from tests.gitlab_sim.areas.projects import ProjectsRoutes
 from tests.gitlab_sim.areas.repository import RepositoryRoutes
 from tests.gitlab_sim.areas.security import SecurityRoutes
 from tests.gitlab_sim.areas.users import UsersRoutes
-from tests.gitlab_sim.dataset import runners_token
 from tests.gitlab_sim.util import date_only
 
 if t.TYPE_CHECKING:
@@ -146,14 +143,15 @@ FEATURE_OF = {
 
 
 class Routes(
-    UsersRoutes,
-    SecurityRoutes,
-    EventsRoutes,
-    CiRoutes,
-    RepositoryRoutes,
-    MergeRequestsRoutes,
-    IssuesRoutes,
     ProjectsRoutes,
+    GroupsRoutes,
+    UsersRoutes,
+    IssuesRoutes,
+    MergeRequestsRoutes,
+    RepositoryRoutes,
+    CiRoutes,
+    EventsRoutes,
+    SecurityRoutes,
 ):
     """Endpoint handlers (`h_<route name>`) plus pagination and a listing cache keyed on the dataset version."""
 
@@ -408,183 +406,8 @@ class Routes(
     # -- instance ---------------------------------------------------------------------------------------------
 
     # -- groups ---------------------------------------------------------------------------------------------------
-    def _group_list(self, req: Request, gids: list[int]) -> Listing:
-        groups = [self.ds.groups[g] for g in gids]
-        skip = {int(v) for v in req.arr("skip_groups") if v.isdigit()}
-        if skip:
-            groups = [g for g in groups if g["id"] not in skip]
-        if req.q.get("search"):
-            s = req.q["search"].lower()
-            groups = [g for g in groups if s in g["name"].lower() or s in g["path"].lower()]
-        if req.q.get("visibility"):
-            groups = [g for g in groups if g["visibility"] == req.q["visibility"]]
-        by = choice(req, "order_by", ("name", "path", "id", "similarity"), "name")
-        sort = sort_param(req, "asc")
-        field_name = {"similarity": "name"}.get(by, by)
-        result = order(groups, field_name, sort)
-        if req.flag("statistics"):
-            stats = {
-                "storage_size": 0,
-                "repository_size": 0,
-                "wiki_size": 0,
-                "lfs_objects_size": 0,
-                "job_artifacts_size": 0,
-                "pipeline_artifacts_size": 0,
-                "packages_size": 0,
-                "snippets_size": 0,
-                "uploads_size": 0,
-            }
-            return Listing(result, transform=lambda g: {**g, "statistics": stats}, transform_key="statistics")
-        return Listing(result)
-
-    def h_groups(self, req: Request) -> Listing:
-        gids = list(self.ds.groups)
-        if req.flag("top_level_only"):
-            gids = [g for g in gids if self.ds.groups[g]["parent_id"] is None]
-        return self._group_list(req, gids)
-
-    def h_group(self, req: Request) -> Record:
-        gid = self.group(req)
-        group = dict(self.ds.groups[gid])
-        group.update(
-            shared_with_groups=[],
-            prevent_sharing_groups_outside_hierarchy=False,
-            prevent_forking_outside_group=None,
-            membership_lock=False,
-            # GroupDetail's runner registration token, to owners (lib/api/entities/group_detail.rb)
-            runners_token=runners_token(self.ds.seed, "group", gid),
-        )
-        if group["parent_id"] is None:  # GroupDetail: root groups, to owners
-            group["enabled_git_access_protocol"] = "all"
-        if req.flag("with_projects", True):
-            # The embedded arrays hold at most 100 projects (the reason scope.py never uses them).
-            own = self.ds.group_project_ids(gid, include_subgroups=False, with_shared=False)[:100]
-            shared = [p for p in self.ds.shared_into.get(gid, []) if p not in self.ds.deleted][:100]
-            group["projects"] = [self.ds.projects[p] for p in own]
-            group["shared_projects"] = [self.ds.projects[p] for p in shared]
-        return group
-
-    def h_subgroups(self, req: Request) -> Listing:
-        gid = self.group(req)
-        if req.params["kind"] == "subgroups":
-            gids = list(self.ds.group_children.get(gid, []))
-        else:
-            gids = self.ds.descendants(gid)
-        return self._group_list(req, gids)
 
     # -- group resources -----------------------------------------------------------------------------------------
-    def _members(self, req: Request, members: list[Record]) -> Listing:
-        if req.q.get("query"):
-            s = req.q["query"].lower()
-            members = [m for m in members if s in m["username"].lower() or s in m["name"].lower()]
-        ids = {int(v) for v in req.arr("user_ids") if v.isdigit()}
-        if ids:
-            members = [m for m in members if m["id"] in ids]
-        skip = {int(v) for v in req.arr("skip_users") if v.isdigit()}
-        if skip:
-            members = [m for m in members if m["id"] not in skip]
-        return Listing(order(members, "id", "asc"))
-
-    def h_group_members(self, req: Request) -> Listing:
-        return self._members(req, self.ds.group_data[self.group(req)].members)
-
-    def h_group_labels(self, req: Request) -> Listing:
-        gid = self.group(req)
-        gids = [gid]
-        if req.flag("include_ancestor_groups", True):
-            gids += self.ds.ancestors(gid)[1:]
-        if req.flag("include_descendant_groups", False):
-            gids += self.ds.descendants(gid)
-        labels = [lab for g in gids for lab in self.ds.group_data[g].labels]
-        return self._labels(req, labels)
-
-    def _labels(self, req: Request, labels: list[Record]) -> Listing:
-        if req.q.get("search"):
-            s = req.q["search"].lower()
-            labels = [lab for lab in labels if s in lab["name"].lower()]
-        return Listing(sorted(labels, key=lambda lab: (lab["name"].lower(), lab["id"])))
-
-    def _milestones(self, req: Request, milestones: list[Record]) -> Listing:
-        state = req.q.get("state")
-        if state:
-            if state not in ("active", "closed"):
-                raise invalid("state")
-            milestones = [m for m in milestones if m["state"] == state]
-        iids = {int(v) for v in req.arr("iids") if v.isdigit()}
-        if iids:
-            milestones = [m for m in milestones if m["iid"] in iids]
-        if req.q.get("title"):
-            milestones = [m for m in milestones if m["title"] == req.q["title"]]
-        if req.q.get("search"):
-            s = req.q["search"].lower()
-            milestones = [m for m in milestones if s in m["title"].lower() or s in (m["description"] or "").lower()]
-        milestones = window(milestones, req, "updated_at", "updated_after", "updated_before")
-        return Listing(
-            sorted(milestones, key=lambda m: (m["due_date"] is None, m["due_date"] or "", m["title"], m["id"]))
-        )
-
-    def h_group_milestones(self, req: Request) -> Listing:
-        gid = self.group(req)
-        gids = [gid]
-        if req.flag("include_ancestors", False) or req.flag("include_parent_milestones", False):
-            gids += self.ds.ancestors(gid)[1:]
-        if req.flag("include_descendants", False):
-            gids += self.ds.descendants(gid)
-        return self._milestones(req, [m for g in gids for m in self.ds.group_data[g].milestones])
-
-    def h_group_boards(self, req: Request) -> Listing:
-        gid = self.group(req)
-        return Listing(sorted(self.ds.group_data[gid].boards, key=lambda b: (b["name"], b["id"])))
-
-    def _epic_group(self, req: Request) -> int:
-        gid = self.group(req)
-        if gid not in self.ds.epics_licensed:
-            raise FORBIDDEN  # epics unavailable on the tier -> 403 (§6.16)
-        return gid
-
-    def h_epics(self, req: Request) -> Listing:
-        gid = self._epic_group(req)
-        gids = [gid]
-        if req.flag("include_descendant_groups", True):
-            gids += [g for g in self.ds.descendants(gid) if g in self.ds.epics_licensed]
-        if req.flag("include_ancestor_groups", False):
-            gids += self.ds.ancestors(gid)[1:]
-        epics = [e for g in gids for e in self.ds.group_data[g].epics]
-        state = req.q.get("state") or "all"
-        if state not in ("opened", "closed", "all"):
-            raise invalid("state")
-        if state != "all":
-            epics = [e for e in epics if e["state"] == state]
-        if req.q.get("author_id", "").isdigit():
-            epics = [e for e in epics if e["author"]["id"] == int(req.q["author_id"])]
-        if req.q.get("labels"):
-            wanted = set(req.q["labels"].split(","))
-            epics = [e for e in epics if wanted <= set(e["labels"])]
-        if req.q.get("search"):
-            s = req.q["search"].lower()
-            epics = [e for e in epics if s in e["title"].lower()]
-        epics = window(epics, req, "updated_at", "updated_after", "updated_before")
-        epics = window(epics, req, "created_at", "created_after", "created_before")
-        by = choice(req, "order_by", ("created_at", "updated_at", "title"), "created_at")
-        return Listing(order(epics, by, sort_param(req, "desc")))
-
-    def _find_epic(self, gid: int, iid: int) -> Record:
-        epic = next((e for e in self.ds.group_data[gid].epics if e["iid"] == iid), None)
-        if epic is None:
-            raise not_found("Epic")
-        return epic
-
-    def h_epic(self, req: Request) -> Record:
-        gid = self._epic_group(req)
-        return self._find_epic(gid, int(req.params["iid"]))
-
-    def h_epic_issues(self, req: Request) -> Listing:
-        gid = self._epic_group(req)
-        epic = self._find_epic(gid, int(req.params["iid"]))
-        return Listing(self.ds.epic_issue_records(gid, epic))
-
-    def h_group_variables(self, req: Request) -> Listing:
-        return Listing(list(self.ds.group_data[self.group(req)].variables))
 
     # -- issues and merge requests --------------------------------------------------------------------------------
 
@@ -593,33 +416,6 @@ class Routes(
     # -- CI/CD --------------------------------------------------------------------------------------------------
 
     # -- project members, users, labels, milestones ---------------------------------------------------------------
-    def h_project_members(self, req: Request) -> Listing:
-        _pid, d = self._pfeature(req, "project_members")
-        return self._members(req, d.members)
-
-    def h_project_users(self, req: Request) -> Listing:
-        pid, _d = self._pfeature(req, "project_users")
-        users = self.ds.project_users(pid)
-        if req.q.get("search"):
-            s = req.q["search"].lower()
-            users = [u for u in users if s in u["username"].lower() or s in u["name"].lower()]
-        return Listing(users)
-
-    def h_project_labels(self, req: Request) -> Listing:
-        pid, d = self._pfeature(req, "project_labels")
-        labels = list(d.labels)
-        if req.flag("include_ancestor_groups", True):  # default true (§6.11)
-            for g in self.ds.ancestors(self.ds.projects[pid]["namespace"]["id"]):
-                labels += [{**lab, "priority": None, "is_project_label": False} for lab in self.ds.group_data[g].labels]
-        return self._labels(req, labels)
-
-    def h_project_milestones(self, req: Request) -> Listing:
-        pid, d = self._pfeature(req, "project_milestones")
-        milestones = list(d.milestones)
-        if req.flag("include_ancestors", False) or req.flag("include_parent_milestones", False):
-            for g in self.ds.ancestors(self.ds.projects[pid]["namespace"]["id"]):
-                milestones += self.ds.group_data[g].milestones
-        return self._milestones(req, milestones)
 
 
 _CACHEABLE = {
