@@ -1,4 +1,11 @@
-"""Endpoints: routing, filters, ordering and pagination, per gitlab-api-v4.md (cited as §n)."""
+"""Endpoints: the route table, dispatch with a listing cache, and pagination, per gitlab-api-v4.md (cited as §n).
+
+Each GitLab area (tests/gitlab_sim/areas/) brings its routes (`ROUTES`, `FEATURES`, `CACHEABLE`) and their
+handlers (a `...Routes` mixin); `Routes` composes them and adds what every listing shares: offset and keyset
+pagination (lib/api/helpers/pagination.rb, lib/gitlab/pagination/offset_pagination.rb, keyset/*.rb), the
+`Link`/`X-*` headers and the project and group lookups (lib/api/helpers.rb `find_project!`, `find_group!`).
+The request plumbing (Request, Listing, errors, ordering, time filters) is in api.py.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +18,6 @@ from collections import OrderedDict
 from urllib.parse import quote, unquote
 
 from tests.gitlab_sim.api import (
-    _G,
-    _P,
     COUNT_LIMIT,
     FORBIDDEN,
     OFFSET_CAP,
@@ -29,6 +34,7 @@ from tests.gitlab_sim.api import (
     shuffle_ties,
     window,
 )
+from tests.gitlab_sim.areas import ci, events, groups, issues, merge_requests, projects, repository, security, users
 from tests.gitlab_sim.areas.ci import CiRoutes
 from tests.gitlab_sim.areas.events import EventsRoutes
 from tests.gitlab_sim.areas.groups import GroupsRoutes
@@ -44,102 +50,11 @@ if t.TYPE_CHECKING:
     from tests.gitlab_sim.server import GitLabSimulator
 
 
-ROUTES = _RouteTable(
-    [
-        ("GET", "/user", "user"),
-        ("GET", "/version", "version"),
-        ("GET", "/metadata", "version"),
-        ("GET", "/users", "users"),
-        ("GET", "/groups", "groups"),
-        ("GET", _G, "group"),
-        ("GET", _G + r"/(?P<kind>descendant_groups|subgroups)", "subgroups"),
-        ("GET", _G + "/projects", "group_projects"),
-        ("GET", _G + "/members", "group_members"),
-        ("GET", _G + "/labels", "group_labels"),
-        ("GET", _G + "/milestones", "group_milestones"),
-        ("GET", _G + "/boards", "group_boards"),
-        ("GET", _G + "/epics", "epics"),
-        ("GET", _G + r"/epics/(?P<iid>\d+)", "epic"),
-        ("GET", _G + r"/epics/(?P<iid>\d+)/issues", "epic_issues"),
-        ("GET", _G + "/variables", "group_variables"),
-        ("GET", _G + "/issues", "group_issues"),
-        ("GET", _G + "/merge_requests", "group_merge_requests"),
-        ("GET", "/projects", "projects"),
-        ("GET", _P, "project"),
-        ("GET", _P + "/members", "project_members"),
-        ("GET", _P + "/users", "project_users"),
-        ("GET", _P + "/labels", "project_labels"),
-        ("GET", _P + "/milestones", "project_milestones"),
-        ("GET", _P + "/issues", "project_issues"),
-        ("GET", _P + r"/issues/(?P<iid>\d+)", "project_issue"),
-        ("GET", _P + r"/issues/(?P<iid>\d+)/notes", "issue_notes"),
-        ("GET", _P + "/merge_requests", "project_merge_requests"),
-        ("GET", _P + r"/merge_requests/(?P<iid>\d+)", "merge_request"),
-        ("GET", _P + r"/merge_requests/(?P<iid>\d+)/commits", "merge_request_commits"),
-        ("GET", _P + r"/merge_requests/(?P<iid>\d+)/notes", "merge_request_notes"),
-        ("GET", _P + r"/merge_requests/(?P<iid>\d+)/approvals", "merge_request_approvals"),
-        ("GET", _P + r"/issues/(?P<iid>\d+)/resource_(?P<kind>label|state|milestone)_events", "issue_events"),
-        (
-            "GET",
-            _P + r"/merge_requests/(?P<iid>\d+)/resource_(?P<kind>label|state|milestone)_events",
-            "merge_request_events",
-        ),
-        ("GET", _P + "/repository/commits", "commits"),
-        ("GET", _P + r"/repository/commits/(?P<sha>[^/]+)", "commit"),
-        ("GET", _P + "/repository/branches", "branches"),
-        ("GET", _P + "/repository/tags", "tags"),
-        ("GET", _P + r"/repository/files/(?P<file_path>[^/]+)", "repository_file"),
-        ("GET", _P + "/releases", "releases"),
-        ("GET", _P + "/pipelines", "pipelines"),
-        ("GET", _P + r"/pipelines/(?P<pipeline>\d+)", "pipeline"),
-        ("GET", _P + r"/pipelines/(?P<pipeline>\d+)/jobs", "pipeline_jobs"),
-        ("GET", _P + r"/pipelines/(?P<pipeline>\d+)/bridges", "pipeline_bridges"),
-        ("GET", _P + r"/pipelines/(?P<pipeline>\d+)/trigger_jobs", "pipeline_trigger_jobs"),
-        ("GET", _P + "/jobs", "project_jobs"),
-        ("GET", _P + "/deployments", "deployments"),
-        ("GET", _P + "/environments", "environments"),
-        ("GET", _P + "/languages", "languages"),
-        ("GET", _P + "/events", "events"),
-        ("GET", _P + "/variables", "project_variables"),
-        ("GET", _P + "/vulnerabilities", "vulnerabilities"),
-    ]
-)
-
+# Every area's endpoints, in one table (their patterns never overlap, so the order is only for reading).
+AREAS = (projects, groups, users, issues, merge_requests, repository, ci, events, security)
+ROUTES = _RouteTable([route for area in AREAS for route in area.ROUTES])
 # The project feature a route belongs to (sim.forbid(project, feature) -> 403 there).
-FEATURE_OF = {
-    "project_members": "members",
-    "project_users": "users",
-    "project_labels": "labels",
-    "project_milestones": "milestones",
-    "project_issues": "issues",
-    "project_issue": "issues",
-    "issue_notes": "issues",
-    "project_merge_requests": "merge_requests",
-    "merge_request": "merge_requests",
-    "merge_request_commits": "merge_requests",
-    "merge_request_notes": "merge_requests",
-    "merge_request_approvals": "merge_requests",
-    "issue_events": "issues",
-    "merge_request_events": "merge_requests",
-    "commits": "repository",
-    "commit": "repository",
-    "branches": "repository",
-    "tags": "repository",
-    "repository_file": "repository",
-    "releases": "releases",
-    "pipelines": "pipelines",
-    "pipeline": "pipelines",
-    "pipeline_jobs": "pipelines",
-    "pipeline_bridges": "pipelines",
-    "pipeline_trigger_jobs": "pipelines",
-    "project_jobs": "jobs",
-    "deployments": "deployments",
-    "environments": "environments",
-    "languages": "languages",
-    "events": "events",
-    "project_variables": "variables",
-    "vulnerabilities": "vulnerabilities",
-}
+FEATURE_OF = {name: feature for area in AREAS for name, feature in area.FEATURES.items()}
 
 
 class Routes(
@@ -418,26 +333,7 @@ class Routes(
     # -- project members, users, labels, milestones ---------------------------------------------------------------
 
 
-_CACHEABLE = {
-    "users",
-    "group_projects",
-    "projects",
-    "group_issues",
-    "group_merge_requests",
-    "project_issues",
-    "issue_notes",
-    "project_merge_requests",
-    "commits",
-    "pipelines",
-    "project_jobs",
-    "pipeline_jobs",
-    "pipeline_bridges",
-    "pipeline_trigger_jobs",
-    "deployments",
-    "events",
-    "epics",
-    "epic_issues",
-}
+_CACHEABLE = frozenset().union(*(area.CACHEABLE for area in AREAS))
 
 
 __all__ = [

@@ -13,6 +13,7 @@ import typing as t
 
 from tests.gitlab_sim import words as W
 from tests.gitlab_sim.api import (
+    _P,
     KEYSET_UNSUPPORTED,
     ApiError,
     Listing,
@@ -521,6 +522,36 @@ class CiModel:
             dep.update(created_at=now, updated_at=now, **fields)
             d.deployments.append(dep)
             return dep
+
+
+# The area's endpoints: (method, path under /api/v4, route name); `Routes.dispatch` calls `h_<name>`.
+ROUTES: list[tuple[str, str, str]] = [
+    ("GET", _P + "/pipelines", "pipelines"),
+    ("GET", _P + r"/pipelines/(?P<pipeline>\d+)", "pipeline"),
+    ("GET", _P + r"/pipelines/(?P<pipeline>\d+)/jobs", "pipeline_jobs"),
+    ("GET", _P + r"/pipelines/(?P<pipeline>\d+)/bridges", "pipeline_bridges"),
+    ("GET", _P + r"/pipelines/(?P<pipeline>\d+)/trigger_jobs", "pipeline_trigger_jobs"),
+    ("GET", _P + "/jobs", "project_jobs"),
+    ("GET", _P + "/deployments", "deployments"),
+    ("GET", _P + "/environments", "environments"),
+    ("GET", _P + "/variables", "project_variables"),
+]
+# The project feature a route belongs to (sim.forbid(project, feature) -> 403 there).
+FEATURES: dict[str, str] = {
+    "pipelines": "pipelines",
+    "pipeline": "pipelines",
+    "pipeline_jobs": "pipelines",
+    "pipeline_bridges": "pipelines",
+    "pipeline_trigger_jobs": "pipelines",
+    "project_jobs": "jobs",
+    "deployments": "deployments",
+    "environments": "environments",
+    "project_variables": "variables",
+}
+# The listings the server may cache until the dataset changes (`Routes.dispatch`).
+CACHEABLE: frozenset[str] = frozenset(
+    {"pipelines", "project_jobs", "pipeline_jobs", "pipeline_bridges", "pipeline_trigger_jobs", "deployments"}
+)
 
 
 class CiRoutes:

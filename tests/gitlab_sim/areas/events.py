@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from tests.gitlab_sim.api import COUNT_LIMIT, ApiError, Listing, Record, Request, sort_param
+from tests.gitlab_sim.api import _P, COUNT_LIMIT, ApiError, Listing, Record, Request, sort_param
 from tests.gitlab_sim.model import ProjectData, ProjectGen, _mutation, _sentence, _times
 from tests.gitlab_sim.util import DAY, NOW_EPOCH, db_time, parse_time
 
@@ -209,6 +209,18 @@ class EventsModel:
             if added:
                 self._clock = max(self._clock, (parse_time(added[-1]["created_at"]) or start) + 0.001)
             return added
+
+
+# The area's endpoints: (method, path under /api/v4, route name); `Routes.dispatch` calls `h_<name>`.
+ROUTES: list[tuple[str, str, str]] = [
+    ("GET", _P + "/events", "events"),
+]
+# The project feature a route belongs to (sim.forbid(project, feature) -> 403 there).
+FEATURES: dict[str, str] = {
+    "events": "events",
+}
+# The listings the server may cache until the dataset changes (`Routes.dispatch`).
+CACHEABLE: frozenset[str] = frozenset({"events"})
 
 
 class EventsRoutes:

@@ -13,6 +13,8 @@ import typing as t
 
 from tests.gitlab_sim import words as W
 from tests.gitlab_sim.api import (
+    _G,
+    _P,
     FORBIDDEN,
     Listing,
     Record,
@@ -486,6 +488,35 @@ class GroupsModel:
         with self.lock:
             g = self.group_data[group_id]
             g.labels[:] = [lab for lab in g.labels if lab["id"] != label_id]
+
+
+# The area's endpoints: (method, path under /api/v4, route name); `Routes.dispatch` calls `h_<name>`.
+ROUTES: list[tuple[str, str, str]] = [
+    ("GET", "/groups", "groups"),
+    ("GET", _G, "group"),
+    ("GET", _G + r"/(?P<kind>descendant_groups|subgroups)", "subgroups"),
+    ("GET", _G + "/members", "group_members"),
+    ("GET", _G + "/labels", "group_labels"),
+    ("GET", _G + "/milestones", "group_milestones"),
+    ("GET", _G + "/boards", "group_boards"),
+    ("GET", _G + "/epics", "epics"),
+    ("GET", _G + r"/epics/(?P<iid>\d+)", "epic"),
+    ("GET", _G + r"/epics/(?P<iid>\d+)/issues", "epic_issues"),
+    ("GET", _G + "/variables", "group_variables"),
+    ("GET", _P + "/members", "project_members"),
+    ("GET", _P + "/users", "project_users"),
+    ("GET", _P + "/labels", "project_labels"),
+    ("GET", _P + "/milestones", "project_milestones"),
+]
+# The project feature a route belongs to (sim.forbid(project, feature) -> 403 there).
+FEATURES: dict[str, str] = {
+    "project_members": "members",
+    "project_users": "users",
+    "project_labels": "labels",
+    "project_milestones": "milestones",
+}
+# The listings the server may cache until the dataset changes (`Routes.dispatch`).
+CACHEABLE: frozenset[str] = frozenset({"epics", "epic_issues"})
 
 
 class GroupsRoutes:

@@ -13,6 +13,8 @@ import typing as t
 
 from tests.gitlab_sim import words as W
 from tests.gitlab_sim.api import (
+    _G,
+    _P,
     KEYSET_UNSUPPORTED,
     ApiError,
     Listing,
@@ -347,6 +349,25 @@ class IssuesModel:
                     }
                 )
         return events
+
+
+# The area's endpoints: (method, path under /api/v4, route name); `Routes.dispatch` calls `h_<name>`.
+ROUTES: list[tuple[str, str, str]] = [
+    ("GET", _G + "/issues", "group_issues"),
+    ("GET", _P + "/issues", "project_issues"),
+    ("GET", _P + r"/issues/(?P<iid>\d+)", "project_issue"),
+    ("GET", _P + r"/issues/(?P<iid>\d+)/notes", "issue_notes"),
+    ("GET", _P + r"/issues/(?P<iid>\d+)/resource_(?P<kind>label|state|milestone)_events", "issue_events"),
+]
+# The project feature a route belongs to (sim.forbid(project, feature) -> 403 there).
+FEATURES: dict[str, str] = {
+    "project_issues": "issues",
+    "project_issue": "issues",
+    "issue_notes": "issues",
+    "issue_events": "issues",
+}
+# The listings the server may cache until the dataset changes (`Routes.dispatch`).
+CACHEABLE: frozenset[str] = frozenset({"group_issues", "project_issues", "issue_notes"})
 
 
 class IssuesRoutes:

@@ -11,6 +11,8 @@ import typing as t
 
 from tests.gitlab_sim import words as W
 from tests.gitlab_sim.api import (
+    _G,
+    _P,
     SIMPLE_MR_KEYS,
     ApiError,
     Listing,
@@ -346,6 +348,33 @@ class MergeRequestsModel:
             approvals.update(approved=True, approvals_left=0, updated_at=now)
             mr["updated_at"] = now
             return approvals
+
+
+# The area's endpoints: (method, path under /api/v4, route name); `Routes.dispatch` calls `h_<name>`.
+ROUTES: list[tuple[str, str, str]] = [
+    ("GET", _G + "/merge_requests", "group_merge_requests"),
+    ("GET", _P + "/merge_requests", "project_merge_requests"),
+    ("GET", _P + r"/merge_requests/(?P<iid>\d+)", "merge_request"),
+    ("GET", _P + r"/merge_requests/(?P<iid>\d+)/commits", "merge_request_commits"),
+    ("GET", _P + r"/merge_requests/(?P<iid>\d+)/notes", "merge_request_notes"),
+    ("GET", _P + r"/merge_requests/(?P<iid>\d+)/approvals", "merge_request_approvals"),
+    (
+        "GET",
+        _P + r"/merge_requests/(?P<iid>\d+)/resource_(?P<kind>label|state|milestone)_events",
+        "merge_request_events",
+    ),
+]
+# The project feature a route belongs to (sim.forbid(project, feature) -> 403 there).
+FEATURES: dict[str, str] = {
+    "project_merge_requests": "merge_requests",
+    "merge_request": "merge_requests",
+    "merge_request_commits": "merge_requests",
+    "merge_request_notes": "merge_requests",
+    "merge_request_approvals": "merge_requests",
+    "merge_request_events": "merge_requests",
+}
+# The listings the server may cache until the dataset changes (`Routes.dispatch`).
+CACHEABLE: frozenset[str] = frozenset({"group_merge_requests", "project_merge_requests"})
 
 
 class MergeRequestsRoutes:

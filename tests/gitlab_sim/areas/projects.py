@@ -11,6 +11,8 @@ import typing as t
 
 from tests.gitlab_sim import words as W
 from tests.gitlab_sim.api import (
+    _G,
+    _P,
     KEYSET_UNSUPPORTED,
     SIMPLE_PROJECT_KEYS,
     Listing,
@@ -353,6 +355,18 @@ class ProjectsModel:
         with self.lock:
             self.forbidden.add((project_id, feature))
             self.version += 1
+
+
+# The area's endpoints: (method, path under /api/v4, route name); `Routes.dispatch` calls `h_<name>`.
+ROUTES: list[tuple[str, str, str]] = [
+    ("GET", _G + "/projects", "group_projects"),
+    ("GET", "/projects", "projects"),
+    ("GET", _P, "project"),
+]
+# The project feature a route belongs to (sim.forbid(project, feature) -> 403 there).
+FEATURES: dict[str, str] = {}
+# The listings the server may cache until the dataset changes (`Routes.dispatch`).
+CACHEABLE: frozenset[str] = frozenset({"group_projects", "projects"})
 
 
 class ProjectsRoutes:

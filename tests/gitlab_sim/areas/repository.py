@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from tests.gitlab_sim import gitlog
 from tests.gitlab_sim import words as W
-from tests.gitlab_sim.api import ApiError, Listing, Record, Request, choice, not_found, sort_param
+from tests.gitlab_sim.api import _P, ApiError, Listing, Record, Request, choice, not_found, sort_param
 from tests.gitlab_sim.model import ProjectData, ProjectGen, _mutation, _sentence, _sha, _times
 from tests.gitlab_sim.util import NOW_EPOCH, db_time, git_time, parse_time
 
@@ -393,6 +393,30 @@ class RepositoryModel:
                     del d.commit_by_id[gone]
                 self._reindex_repository(d)
         return pushed
+
+
+# The area's endpoints: (method, path under /api/v4, route name); `Routes.dispatch` calls `h_<name>`.
+ROUTES: list[tuple[str, str, str]] = [
+    ("GET", _P + "/repository/commits", "commits"),
+    ("GET", _P + r"/repository/commits/(?P<sha>[^/]+)", "commit"),
+    ("GET", _P + "/repository/branches", "branches"),
+    ("GET", _P + "/repository/tags", "tags"),
+    ("GET", _P + r"/repository/files/(?P<file_path>[^/]+)", "repository_file"),
+    ("GET", _P + "/releases", "releases"),
+    ("GET", _P + "/languages", "languages"),
+]
+# The project feature a route belongs to (sim.forbid(project, feature) -> 403 there).
+FEATURES: dict[str, str] = {
+    "commits": "repository",
+    "commit": "repository",
+    "branches": "repository",
+    "tags": "repository",
+    "repository_file": "repository",
+    "releases": "releases",
+    "languages": "languages",
+}
+# The listings the server may cache until the dataset changes (`Routes.dispatch`).
+CACHEABLE: frozenset[str] = frozenset({"commits"})
 
 
 class RepositoryRoutes:

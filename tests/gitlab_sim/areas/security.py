@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 
 from tests.gitlab_sim import words as W
-from tests.gitlab_sim.api import FORBIDDEN, Listing, Record, Request, order
+from tests.gitlab_sim.api import _P, FORBIDDEN, Listing, Record, Request, order
 from tests.gitlab_sim.model import ProjectGen, _sentence, _times
 from tests.gitlab_sim.util import DAY, NOW_EPOCH, db_time
 
@@ -76,6 +76,18 @@ class SecurityModel:
             "confirmed_at": db_time(updated) if state == "confirmed" else None,
             "state_transitions": [],
         }
+
+
+# The area's endpoints: (method, path under /api/v4, route name); `Routes.dispatch` calls `h_<name>`.
+ROUTES: list[tuple[str, str, str]] = [
+    ("GET", _P + "/vulnerabilities", "vulnerabilities"),
+]
+# The project feature a route belongs to (sim.forbid(project, feature) -> 403 there).
+FEATURES: dict[str, str] = {
+    "vulnerabilities": "vulnerabilities",
+}
+# The listings the server may cache until the dataset changes (`Routes.dispatch`).
+CACHEABLE: frozenset[str] = frozenset()
 
 
 class SecurityRoutes:

@@ -90,6 +90,19 @@ class UsersModel:
             self.user_basic[uid] = basic
 
 
+# The area's endpoints: (method, path under /api/v4, route name); `Routes.dispatch` calls `h_<name>`.
+ROUTES: list[tuple[str, str, str]] = [
+    ("GET", "/user", "user"),
+    ("GET", "/version", "version"),
+    ("GET", "/metadata", "version"),
+    ("GET", "/users", "users"),
+]
+# The project feature a route belongs to (sim.forbid(project, feature) -> 403 there).
+FEATURES: dict[str, str] = {}
+# The listings the server may cache until the dataset changes (`Routes.dispatch`).
+CACHEABLE: frozenset[str] = frozenset({"users"})
+
+
 class UsersRoutes:
     """`/user`, `/users`, `/version` and `/metadata`."""
 
