@@ -31,7 +31,7 @@ import time
 import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -40,7 +40,7 @@ from tap_gitlab import __version__
 from tap_gitlab.auth import Auth, build_auth
 from tap_gitlab.concurrency import current_counters
 from tap_gitlab.errors import AuthError, GitLabAPIError, ResourceUnavailable, RunStopped, TransientError
-from tap_gitlab.pagination import UpdatedAtSeek, keep_filters, next_page_url, reroot, total_count
+from tap_gitlab.paginators import PER_PAGE, Paginator, build_url, paginator_for, reroot
 from tap_gitlab.ratelimit import EndpointGovernor, RateGovernor, route_template
 from tap_gitlab.retry import (
     DEFAULT_POLICY,
@@ -56,7 +56,6 @@ from tap_gitlab.settings import Settings
 
 logger = logging.getLogger("tap-gitlab")
 
-PER_PAGE = 100
 # One budget per request (tap_gitlab/retry.py), shared by every kind of failure; some kinds have a smaller share.
 MAX_TRANSIENT_ATTEMPTS = DEFAULT_POLICY.max_attempts  # in all: 429 / 502 / 503 / 504 / resets / timeouts / bodies
 _REDIRECTS = {301, 302, 303, 307, 308}
@@ -240,8 +239,7 @@ class GitLabClient:
 
     def url(self, path: str, params: t.Mapping[str, t.Any] | None = None) -> str:
         """Absolute URL of an API path (`/projects/1/issues`) with a query string."""
-        query = urlencode([(k, v) for k, v in (params or {}).items() if v is not None], doseq=True)
-        return f"{self.api_root}{path}" + (f"?{query}" if query else "")
+        return build_url(self.api_root, path, params)
 
     def _same_origin(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -307,15 +305,19 @@ class GitLabClient:
         return self.request(url, retry_policy=retry_policy)
 
     def pages(
-        self, path: str, params: t.Mapping[str, t.Any] | None = None, *, retry_policy: RetryPolicy | None = None
+        self,
+        path: str,
+        params: t.Mapping[str, t.Any] | None = None,
+        paginator: Paginator | None = None,
+        *,
+        retry_policy: RetryPolicy | None = None,
     ) -> t.Iterator[Page]:
-        """Every page of a listing, following next links; `per_page=100` unless given. `retry_policy`
-        replaces the client's for these requests (the narrowing's smaller shares, tap_gitlab/narrowing.py)."""
-        query = {"per_page": PER_PAGE, **(params or {})}
-        url: str | None = self.url(path, query)
-        # Listings sorted by updated_at are read by seeking on updated_after: offsets shift when records change.
-        seek = UpdatedAtSeek.for_listing(path, query)
-        offset_next: str | None = None  # where offset paging would have gone, should seeking not work
+        """Every page of a listing, paged by `paginator` (a fresh copy of it; None: `paginator_for` infers one
+        from `params`, until every caller declares its own). `retry_policy` replaces the client's for these
+        requests (the narrowing's smaller shares, tap_gitlab/narrowing.py)."""
+        params = params or {}
+        cursor = (paginator or paginator_for(path, params)).fresh()
+        url: str | None = self.url(path, cursor.first(params, path=path, api_root=self.api_root))
         while url is not None:
             body, response = self.get_json(url, retry_policy=retry_policy)
             if isinstance(body, dict):  # a single object where a list was expected: one page of one record
@@ -323,29 +325,10 @@ class GitLabClient:
                 return
             if not isinstance(body, list):
                 raise GitLabAPIError(f"GitLab's answer to GET {self._display(url)} is not a list")
-            records = body
-            if seek is not None:
-                accepted = seek.accept(body, total=total_count(response.headers))
-                if accepted is None:  # the endpoint ignored updated_after: go on by offset from where we were
-                    logger.debug("GET %s ignores updated_after; paging by offset", self._display(url))
-                    url = offset_next
-                    continue
-                records = accepted
-            yield Page(records, url)
-            link = next_page_url(response, self.api_root)
-            if link is not None:
-                link = keep_filters(link, url)  # GitLab's link carries our timestamps without milliseconds
-            # An empty page ends a listing (commits send a next link after a full last page), unless a seek
-            # has more to ask (the block of one timestamp emptied while it was read).
-            follow = seek.next_query(bool(body) and link is not None) if seek is not None else None
-            if follow is None:
-                url = link if body else None
-            elif isinstance(follow, dict):
-                if not seek.in_block:  # type: ignore[union-attr]
-                    offset_next = link
-                url = self.url(path, follow)
-            else:
-                return
+            records = cursor.select(response, body)
+            if records is not None:
+                yield Page(records, url)
+            url = cursor.advance(response, body)
 
     def get_object(
         self, path: str, params: t.Mapping[str, t.Any] | None = None, *, retry_policy: RetryPolicy | None = None
@@ -545,4 +528,4 @@ class GitLabClient:
             raise RunStopped(f"GET {self._display(url)} not retried: the run is stopping")
 
 
-__all__ = ["GitLabClient", "Page", "RunStats", "RunStopped", "SkippedPartition", "TransientError"]
+__all__ = ["PER_PAGE", "GitLabClient", "Page", "RunStats", "RunStopped", "SkippedPartition", "TransientError"]
