@@ -20,31 +20,6 @@ COUNT_LIMIT = 10_000  # §3.1 "More than 10,000 records"
 
 Record = dict[str, t.Any]
 
-SIMPLE_PROJECT_KEYS = (
-    "id",
-    "description",
-    "name",
-    "name_with_namespace",
-    "path",
-    "path_with_namespace",
-    "created_at",
-    "default_branch",
-    "tag_list",
-    "topics",
-    "ssh_url_to_repo",
-    "http_url_to_repo",
-    "web_url",
-    "readme_url",
-    "forks_count",
-    "avatar_url",
-    "star_count",
-    "last_activity_at",
-    "namespace",
-    "repository_storage",
-)
-
-SIMPLE_MR_KEYS = ("id", "iid", "project_id", "title", "description", "state", "created_at", "updated_at", "web_url")
-
 
 class ApiError(Exception):
     def __init__(

@@ -171,26 +171,6 @@ SIZES: dict[str, dict[str, t.Any]] = {
     },
 }
 
-# About this share of pipelines are child pipelines (source "parent_pipeline") of the pipeline before them.
-CHILD_PIPELINE_SHARE = 0.2
-
-# The kinds of project records whose ids come from one instance-wide sequence.
-ID_KINDS = (
-    "issues",
-    "notes",
-    "merge_requests",
-    "pipelines",
-    "jobs",
-    "deployments",
-    "environments",
-    "events",
-    "labels",
-    "milestones",
-    "vulnerabilities",
-    "epics",
-    "boards",
-    "epic_issues",
-)
 
 # Stream name -> the project feature (first path segment after /projects/:id) whose 403 hides it.
 STREAM_FEATURE = {
@@ -228,95 +208,6 @@ STREAM_FEATURE = {
 }
 
 
-# Trigger jobs take their ids from here on (plus their child pipeline's id).
-BRIDGE_ID_BASE = 900_000_000
-
-_JOB_COMMIT_KEYS = (
-    "id",
-    "short_id",
-    "created_at",
-    "parent_ids",
-    "title",
-    "message",
-    "author_name",
-    "author_email",
-    "authored_date",
-    "committer_name",
-    "committer_email",
-    "committed_date",
-    "trailers",
-    "extended_trailers",
-    "web_url",
-)
-
-
-def _job_commit(commit: Record | None) -> Record | None:
-    """A job's `commit` (Entities::Commit)."""
-    return {key: commit[key] for key in _JOB_COMMIT_KEYS} if commit else None
-
-
-def _pipeline_basic(pipeline: Record) -> Record:
-    """A job's `pipeline` and a trigger job's `downstream_pipeline` (Entities::Ci::PipelineBasic)."""
-    keys = ("id", "iid", "project_id", "ref", "sha", "status", "source", "created_at", "updated_at", "web_url")
-    return {key: pipeline[key] for key in keys}
-
-
-# Resource events take their ids from here on (plus 16 x their issue's or merge request's id).
-RESOURCE_EVENT_BASES = {
-    (kind, resource): 1_000_000_000 * (2 * n + m + 1)
-    for n, kind in enumerate(("label", "state", "milestone"))
-    for m, resource in enumerate(("issues", "merge_requests"))
-}
-
-
-def _label_basic(label: Record) -> Record:
-    """Entities::LabelBasic."""
-    keys = ("id", "name", "color", "description", "description_html", "text_color")
-    return {key: label.get(key) for key in keys}
-
-
-def _readme_url(seed: int, pid: int, web: str) -> str | None:
-    """Most projects have a README.md, some a README.rst, some none (GitLab then sends `readme_url: null`).
-
-    A generator of its own, so that every other record stays as it was.
-    """
-    draw = random.Random(f"{seed}/readme/{pid}").random()
-    if draw < 0.15:
-        return None
-    return f"{web}/-/blob/main/{'README.rst' if draw < 0.3 else 'README.md'}"
-
-
-# Entities::BasicProjectDetails (with its parent Entities::ProjectIdentity): the project inside an environment
-# (lib/api/entities/environment.rb `expose :project, using: Entities::BasicProjectDetails`) and a fork's
-# `forked_from_project`. `license`, `license_url`, `custom_attributes` and `repository_storage` are conditional.
-_BASIC_PROJECT_KEYS = (
-    "id",
-    "description",
-    "name",
-    "name_with_namespace",
-    "path",
-    "path_with_namespace",
-    "created_at",
-    "default_branch",
-    "tag_list",
-    "topics",
-    "ssh_url_to_repo",
-    "http_url_to_repo",
-    "web_url",
-    "readme_url",
-    "forks_count",
-    "avatar_url",
-    "star_count",
-    "last_activity_at",
-    "namespace",
-)
-
-
-def _basic_project_details(project: Record) -> Record:
-    """Entities::BasicProjectDetails of a project object."""
-    return {key: project[key] for key in _BASIC_PROJECT_KEYS}
-
-
 def runners_token(seed: int, kind: str, ident: int) -> str:
     """A project's or group's runner registration token: `GR1348941` and 20 characters.
 
@@ -326,19 +217,6 @@ def runners_token(seed: int, kind: str, ident: int) -> str:
     `user_can_admin_group`); the simulator's token is a maintainer and owner everywhere (it reads CI variables).
     """
     return "GR1348941" + _sha("runners", seed, kind, ident)[:20]
-
-
-def _mirror_import_url(seed: int, pid: int, full: str) -> str | None:
-    """A pull mirror's source URL, with the user and password GitLab keeps for it, for a fifth of the projects.
-
-    `Project#import_url` (app/models/project.rb) puts the credentials stored in `import_data` back into the URL,
-    and GitLab versions whose Project entity exposes `:import_url` through it (before the entity read the raw
-    column, `project[:import_url]`) send it so to admins of the project. A generator of its own, so that every
-    other record stays as it was.
-    """
-    if random.Random(f"{seed}/mirror/{pid}").random() >= 0.2:
-        return None
-    return f"https://mirror-bot:{_sha('mirror', seed, pid)[:24]}@git.example.com/{full}.git"
 
 
 def _sha(*parts: t.Any) -> str:

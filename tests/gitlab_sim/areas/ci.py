@@ -27,21 +27,52 @@ from tests.gitlab_sim.api import (
     sort_param,
     window,
 )
+from tests.gitlab_sim.areas.projects import _basic_project_details
 from tests.gitlab_sim.expected import pipeline_list_shape
 from tests.gitlab_sim.model import (
-    BRIDGE_ID_BASE,
-    CHILD_PIPELINE_SHARE,
     ProjectData,
     ProjectGen,
-    _basic_project_details,
-    _job_commit,
     _mutation,
-    _pipeline_basic,
     _sha,
     _split,
     _times,
 )
 from tests.gitlab_sim.util import DAY, NOW_EPOCH, db_time, parse_time
+
+# About this share of pipelines are child pipelines (source "parent_pipeline") of the pipeline before them.
+CHILD_PIPELINE_SHARE = 0.2
+
+# Trigger jobs take their ids from here on (plus their child pipeline's id).
+BRIDGE_ID_BASE = 900_000_000
+
+_JOB_COMMIT_KEYS = (
+    "id",
+    "short_id",
+    "created_at",
+    "parent_ids",
+    "title",
+    "message",
+    "author_name",
+    "author_email",
+    "authored_date",
+    "committer_name",
+    "committer_email",
+    "committed_date",
+    "trailers",
+    "extended_trailers",
+    "web_url",
+)
+
+
+def _job_commit(commit: Record | None) -> Record | None:
+    """A job's `commit` (Entities::Commit)."""
+    return {key: commit[key] for key in _JOB_COMMIT_KEYS} if commit else None
+
+
+def _pipeline_basic(pipeline: Record) -> Record:
+    """A job's `pipeline` and a trigger job's `downstream_pipeline` (Entities::Ci::PipelineBasic)."""
+    keys = ("id", "iid", "project_id", "ref", "sha", "status", "source", "created_at", "updated_at", "web_url")
+    return {key: pipeline[key] for key in keys}
 
 
 class CiModel:

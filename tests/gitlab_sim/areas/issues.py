@@ -29,9 +29,7 @@ from tests.gitlab_sim.api import (
 )
 from tests.gitlab_sim.model import (
     API,
-    RESOURCE_EVENT_BASES,
     ProjectGen,
-    _label_basic,
     _markdown,
     _mutation,
     _sentence,
@@ -39,6 +37,19 @@ from tests.gitlab_sim.model import (
     _times,
 )
 from tests.gitlab_sim.util import DAY, NOW_EPOCH, date_only, db_time, parse_time
+
+# Resource events take their ids from here on (plus 16 x their issue's or merge request's id).
+RESOURCE_EVENT_BASES = {
+    (kind, resource): 1_000_000_000 * (2 * n + m + 1)
+    for n, kind in enumerate(("label", "state", "milestone"))
+    for m, resource in enumerate(("issues", "merge_requests"))
+}
+
+
+def _label_basic(label: Record) -> Record:
+    """Entities::LabelBasic."""
+    keys = ("id", "name", "color", "description", "description_html", "text_color")
+    return {key: label.get(key) for key in keys}
 
 
 class IssuesModel:

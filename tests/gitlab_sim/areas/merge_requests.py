@@ -13,7 +13,6 @@ from tests.gitlab_sim import words as W
 from tests.gitlab_sim.api import (
     _G,
     _P,
-    SIMPLE_MR_KEYS,
     ApiError,
     Listing,
     Record,
@@ -26,6 +25,8 @@ from tests.gitlab_sim.api import (
 )
 from tests.gitlab_sim.model import ProjectGen, _markdown, _mutation, _pick, _sentence, _sha, _split, _times
 from tests.gitlab_sim.util import DAY, NOW_EPOCH, db_time, parse_time
+
+SIMPLE_MR_KEYS = ("id", "iid", "project_id", "title", "description", "state", "created_at", "updated_at", "web_url")
 
 
 class MergeRequestsModel:

@@ -14,7 +14,6 @@ from tests.gitlab_sim.api import (
     _G,
     _P,
     KEYSET_UNSUPPORTED,
-    SIMPLE_PROJECT_KEYS,
     Listing,
     Record,
     Request,
@@ -26,15 +25,110 @@ from tests.gitlab_sim.api import (
 )
 from tests.gitlab_sim.model import (
     API,
-    ID_KINDS,
     WEB,
     ProjectPlan,
-    _mirror_import_url,
     _mutation,
-    _readme_url,
+    _sha,
     runners_token,
 )
 from tests.gitlab_sim.util import DAY, NOW_EPOCH, db_time
+
+SIMPLE_PROJECT_KEYS = (
+    "id",
+    "description",
+    "name",
+    "name_with_namespace",
+    "path",
+    "path_with_namespace",
+    "created_at",
+    "default_branch",
+    "tag_list",
+    "topics",
+    "ssh_url_to_repo",
+    "http_url_to_repo",
+    "web_url",
+    "readme_url",
+    "forks_count",
+    "avatar_url",
+    "star_count",
+    "last_activity_at",
+    "namespace",
+    "repository_storage",
+)
+
+
+# The kinds of project records whose ids come from one instance-wide sequence.
+ID_KINDS = (
+    "issues",
+    "notes",
+    "merge_requests",
+    "pipelines",
+    "jobs",
+    "deployments",
+    "environments",
+    "events",
+    "labels",
+    "milestones",
+    "vulnerabilities",
+    "epics",
+    "boards",
+    "epic_issues",
+)
+
+
+def _readme_url(seed: int, pid: int, web: str) -> str | None:
+    """Most projects have a README.md, some a README.rst, some none (GitLab then sends `readme_url: null`).
+
+    A generator of its own, so that every other record stays as it was.
+    """
+    draw = random.Random(f"{seed}/readme/{pid}").random()
+    if draw < 0.15:
+        return None
+    return f"{web}/-/blob/main/{'README.rst' if draw < 0.3 else 'README.md'}"
+
+
+# Entities::BasicProjectDetails (with its parent Entities::ProjectIdentity): the project inside an environment
+# (lib/api/entities/environment.rb `expose :project, using: Entities::BasicProjectDetails`) and a fork's
+# `forked_from_project`. `license`, `license_url`, `custom_attributes` and `repository_storage` are conditional.
+_BASIC_PROJECT_KEYS = (
+    "id",
+    "description",
+    "name",
+    "name_with_namespace",
+    "path",
+    "path_with_namespace",
+    "created_at",
+    "default_branch",
+    "tag_list",
+    "topics",
+    "ssh_url_to_repo",
+    "http_url_to_repo",
+    "web_url",
+    "readme_url",
+    "forks_count",
+    "avatar_url",
+    "star_count",
+    "last_activity_at",
+    "namespace",
+)
+
+
+def _basic_project_details(project: Record) -> Record:
+    """Entities::BasicProjectDetails of a project object."""
+    return {key: project[key] for key in _BASIC_PROJECT_KEYS}
+
+
+def _mirror_import_url(seed: int, pid: int, full: str) -> str | None:
+    """A pull mirror's source URL, with the user and password GitLab keeps for it, for a fifth of the projects.
+
+    `Project#import_url` (app/models/project.rb) puts the credentials stored in `import_data` back into the URL,
+    and GitLab versions whose Project entity exposes `:import_url` through it (before the entity read the raw
+    column, `project[:import_url]`) send it so to admins of the project. A generator of its own, so that every
+    other record stays as it was.
+    """
+    if random.Random(f"{seed}/mirror/{pid}").random() >= 0.2:
+        return None
+    return f"https://mirror-bot:{_sha('mirror', seed, pid)[:24]}@git.example.com/{full}.git"
 
 
 class ProjectsModel:
