@@ -13,11 +13,10 @@ import typing as t
 from dataclasses import dataclass, field
 
 from tests.gitlab_sim import words as W
+from tests.gitlab_sim.util import NOW_EPOCH, norm_time
 
 if t.TYPE_CHECKING:
     from tests.gitlab_sim.dataset import Dataset
-
-from tests.gitlab_sim.util import NOW_EPOCH, norm_time
 
 Record = dict[str, t.Any]
 WEB = "https://gitlab.example.com"

@@ -131,6 +131,58 @@ def _mirror_import_url(seed: int, pid: int, full: str) -> str | None:
     return f"https://mirror-bot:{_sha('mirror', seed, pid)[:24]}@git.example.com/{full}.git"
 
 
+def _project_features(archived: bool, issues_disabled: bool) -> Record:
+    """The project's features and their access levels (Entities::Project `*_enabled`, `*_access_level`)."""
+    access = lambda on: "enabled" if on else "disabled"  # noqa: E731
+    return {
+        "packages_enabled": True,
+        "empty_repo": False,
+        "archived": archived,
+        "resolve_outdated_diff_discussions": False,
+        "container_expiration_policy": {
+            "cadence": "1d",
+            "enabled": False,
+            "keep_n": 10,
+            "older_than": "90d",
+            "name_regex": ".*",
+            "name_regex_keep": None,
+            "next_run_at": db_time(NOW_EPOCH + DAY),
+        },
+        "repository_object_format": "sha1",
+        "issues_enabled": not issues_disabled,
+        "merge_requests_enabled": True,
+        "wiki_enabled": True,
+        "jobs_enabled": True,
+        "snippets_enabled": False,
+        "container_registry_enabled": True,
+        "service_desk_enabled": False,
+        "service_desk_address": None,
+        "can_create_merge_request_in": True,
+        "issues_access_level": access(not issues_disabled),
+        "repository_access_level": "enabled",
+        "merge_requests_access_level": "enabled",
+        "forking_access_level": "enabled",
+        "wiki_access_level": "enabled",
+        "builds_access_level": "enabled",
+        "snippets_access_level": "disabled",
+        "pages_access_level": "private",
+        "analytics_access_level": "enabled",
+        "container_registry_access_level": "enabled",
+        "security_and_compliance_access_level": "private",
+        "releases_access_level": "enabled",
+        "environments_access_level": "enabled",
+        "feature_flags_access_level": "enabled",
+        "infrastructure_access_level": "enabled",
+        "monitor_access_level": "enabled",
+        "model_experiments_access_level": "enabled",
+        "model_registry_access_level": "enabled",
+        "emails_disabled": False,
+        "emails_enabled": True,
+        "shared_runners_enabled": True,
+        "lfs_enabled": True,
+    }
+
+
 class ProjectsModel:
     """Planning projects and changing them."""
 
@@ -204,13 +256,22 @@ class ProjectsModel:
     def _project_object(
         self, rng: random.Random, pid: int, group: Record, path: str, word: str, archived: bool, issues_disabled: bool
     ) -> Record:
-        full = f"{group['full_path']}/{path}"
-        name = f"{word.title()} {pid}"
+        """Entities::ProjectWithAccess (lib/api/entities/project.rb and its parents): identity, features, settings."""
         created = NOW_EPOCH - (700 - pid % 600) * DAY - rng.random() * DAY
         updated = NOW_EPOCH - rng.random() * 90 * DAY
+        return {
+            **self._project_identity(rng, pid, group, path, word, created, updated),
+            **_project_features(archived, issues_disabled),
+            **self._project_settings(pid, f"{group['full_path']}/{path}"),
+        }
+
+    def _project_identity(
+        self, rng: random.Random, pid: int, group: Record, path: str, word: str, created: float, updated: float
+    ) -> Record:
+        """Names, paths, URLs, dates, visibility, namespace and `_links` (Entities::BasicProjectDetails and up)."""
+        full = f"{group['full_path']}/{path}"
+        name = f"{word.title()} {pid}"
         web = f"{WEB}/{full}"
-        access = lambda on: "enabled" if on else "disabled"  # noqa: E731
-        mirror_url = _mirror_import_url(self.seed, pid, full)
         return {
             "id": pid,
             "description": f"{name}: the {word} service of {group['full_name']}.",
@@ -254,51 +315,12 @@ class ProjectsModel:
                 "members": f"{API}/projects/{pid}/members",
                 "cluster_agents": f"{API}/projects/{pid}/cluster_agents",
             },
-            "packages_enabled": True,
-            "empty_repo": False,
-            "archived": archived,
-            "resolve_outdated_diff_discussions": False,
-            "container_expiration_policy": {
-                "cadence": "1d",
-                "enabled": False,
-                "keep_n": 10,
-                "older_than": "90d",
-                "name_regex": ".*",
-                "name_regex_keep": None,
-                "next_run_at": db_time(NOW_EPOCH + DAY),
-            },
-            "repository_object_format": "sha1",
-            "issues_enabled": not issues_disabled,
-            "merge_requests_enabled": True,
-            "wiki_enabled": True,
-            "jobs_enabled": True,
-            "snippets_enabled": False,
-            "container_registry_enabled": True,
-            "service_desk_enabled": False,
-            "service_desk_address": None,
-            "can_create_merge_request_in": True,
-            "issues_access_level": access(not issues_disabled),
-            "repository_access_level": "enabled",
-            "merge_requests_access_level": "enabled",
-            "forking_access_level": "enabled",
-            "wiki_access_level": "enabled",
-            "builds_access_level": "enabled",
-            "snippets_access_level": "disabled",
-            "pages_access_level": "private",
-            "analytics_access_level": "enabled",
-            "container_registry_access_level": "enabled",
-            "security_and_compliance_access_level": "private",
-            "releases_access_level": "enabled",
-            "environments_access_level": "enabled",
-            "feature_flags_access_level": "enabled",
-            "infrastructure_access_level": "enabled",
-            "monitor_access_level": "enabled",
-            "model_experiments_access_level": "enabled",
-            "model_registry_access_level": "enabled",
-            "emails_disabled": False,
-            "emails_enabled": True,
-            "shared_runners_enabled": True,
-            "lfs_enabled": True,
+        }
+
+    def _project_settings(self, pid: int, full: str) -> Record:
+        """Import, CI/CD, merge and compliance settings: the rest of Entities::Project."""
+        mirror_url = _mirror_import_url(self.seed, pid, full)
+        return {
             "creator_id": 1,
             "import_url": mirror_url,
             "import_type": "git" if mirror_url else None,
