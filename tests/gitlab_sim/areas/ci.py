@@ -79,20 +79,8 @@ class CiModel:
     """Generating and changing a project's pipelines, jobs, bridges, deployments, environments and variables."""
 
     def _generate_pipelines(self, g: ProjectGen) -> None:
-        """Pipelines and jobs."""
-        pid, counts, bases, rng, d, start, ub, full, web, updated_from, people = (
-            g.pid,
-            g.counts,
-            g.bases,
-            g.rng,
-            g.d,
-            g.start,
-            g.ub,
-            g.full,
-            g.web,
-            g.updated_from,
-            g.people,
-        )
+        """Pipelines (some of them child pipelines, with the trigger jobs that started them) and their jobs."""
+        pid, counts, bases, rng, d, start, web = g.pid, g.counts, g.bases, g.rng, g.d, g.start, g.web
         job_split = _split(rng, counts["jobs"], counts["pipelines"])
         job_id = bases["jobs"]
         refs = [("main", d.commits[j]) for j in range(min(len(d.commits), 30))] or [("main", None)]
@@ -111,40 +99,8 @@ class CiModel:
                 ref = child_of["ref"]
                 created = min(created, last_created + child_rng.uniform(2, 30))  # ids stay in creation order
             sha = child_of["sha"] if child_of else commit["id"] if commit else _sha(pid, "p", k)
-            status = rng.choices(
-                ["success", "failed", "canceled", "running", "skipped", "manual"], [70, 15, 5, 4, 3, 3]
-            )[0]
-            duration = rng.randint(40, 3600)
-            started = created + rng.uniform(1, 60)
-            finished = started + duration if status not in ("running", "manual") else None
-            updated = max(finished or started, updated_from(created))
-            pl_id = bases["pipelines"] + k + 1
-            user = ub[rng.choice(people)]
-            pipeline = {
-                "id": pl_id,
-                "iid": k + 1,
-                "project_id": pid,
-                "status": status,
-                "source": rng.choice(["push", "push", "merge_request_event", "schedule", "web"]),
-                "ref": ref,
-                "sha": sha,
-                "name": None if k % 4 else "Build pipeline",
-                "web_url": f"{web}/-/pipelines/{pl_id}",
-                "created_at": db_time(created),
-                "updated_at": db_time(updated),
-                "before_sha": "0" * 40,
-                "tag": False,
-                "yaml_errors": None,
-                "user": user,
-                "started_at": db_time(started),
-                "finished_at": db_time(finished) if finished else None,
-                "committed_at": commit["committed_date"] if commit else None,
-                "duration": duration if finished else None,
-                "queued_duration": round(started - created, 3),
-                "coverage": f"{rng.uniform(50, 99):.2f}" if status == "success" and k % 3 == 0 else None,
-                "detailed_status": self._detailed_status(status, f"/{full}/-/pipelines/{pl_id}"),
-                "archived": False,
-            }
+            pipeline, started, finished = self._pipeline_record(g, k, created, ref, commit, sha)
+            pl_id, user = pipeline["id"], pipeline["user"]
             d.bridges_by_pipeline[pl_id] = []
             if child_of is not None:
                 pipeline["source"] = "parent_pipeline"
@@ -156,41 +112,106 @@ class CiModel:
             last_created = created
             d.pipelines.append(pipeline)
             d.pipeline_by_id[pl_id] = pipeline
-            jobs: list[Record] = []
-            n_jobs = job_split[k]
-            retry_first = n_jobs >= 2 and rng.random() < 0.2
-            for j in range(n_jobs):
-                job_id += 1
-                stage = W.STAGES[min(j * len(W.STAGES) // max(1, n_jobs), 2)]
-                jname = W.JOB_NAMES[stage][j % len(W.JOB_NAMES[stage])]
-                if retry_first and j == 1:
-                    jname = jobs[0]["name"]
-                    stage = jobs[0]["stage"]
-                jstatus = "failed" if retry_first and j == 0 else (status if j == n_jobs - 1 else "success")
-                j_created = created + j
-                j_started = started + j * 5
-                j_finished = (finished - (n_jobs - j)) if finished else None
-                job = self._job(
-                    rng,
-                    job_id,
-                    jname,
-                    stage,
-                    jstatus,
-                    ref,
-                    commit,
-                    pipeline,
-                    j_created,
-                    j_started,
-                    j_finished,
-                    user,
-                    web,
-                )
-                if retry_first and j == 0:
-                    d.retried_jobs.add(job_id)
-                jobs.append(job)
-            d.jobs_by_pipeline[pl_id] = list(reversed(jobs))  # newest (highest id) first
-            d.jobs.extend(jobs)
+            job_id = self._generate_pipeline_jobs(g, pipeline, commit, job_split[k], job_id, created, started, finished)
         d.jobs.reverse()  # project jobs: id descending
+
+    def _pipeline_record(
+        self, g: ProjectGen, k: int, created: float, ref: str, commit: Record | None, sha: str
+    ) -> tuple[Record, float, float | None]:
+        """The `k`th pipeline (Entities::Ci::Pipeline, lib/api/entities/ci/pipeline.rb, as
+        `GET /projects/:id/pipelines/:pipeline_id` shows it) and when it started and finished (None: not yet)."""
+        pid, bases, rng, ub, full, web, updated_from, people = (
+            g.pid,
+            g.bases,
+            g.rng,
+            g.ub,
+            g.full,
+            g.web,
+            g.updated_from,
+            g.people,
+        )
+        status = rng.choices(["success", "failed", "canceled", "running", "skipped", "manual"], [70, 15, 5, 4, 3, 3])[0]
+        duration = rng.randint(40, 3600)
+        started = created + rng.uniform(1, 60)
+        finished = started + duration if status not in ("running", "manual") else None
+        updated = max(finished or started, updated_from(created))
+        pl_id = bases["pipelines"] + k + 1
+        user = ub[rng.choice(people)]
+        pipeline = {
+            "id": pl_id,
+            "iid": k + 1,
+            "project_id": pid,
+            "status": status,
+            "source": rng.choice(["push", "push", "merge_request_event", "schedule", "web"]),
+            "ref": ref,
+            "sha": sha,
+            "name": None if k % 4 else "Build pipeline",
+            "web_url": f"{web}/-/pipelines/{pl_id}",
+            "created_at": db_time(created),
+            "updated_at": db_time(updated),
+            "before_sha": "0" * 40,
+            "tag": False,
+            "yaml_errors": None,
+            "user": user,
+            "started_at": db_time(started),
+            "finished_at": db_time(finished) if finished else None,
+            "committed_at": commit["committed_date"] if commit else None,
+            "duration": duration if finished else None,
+            "queued_duration": round(started - created, 3),
+            "coverage": f"{rng.uniform(50, 99):.2f}" if status == "success" and k % 3 == 0 else None,
+            "detailed_status": self._detailed_status(status, f"/{full}/-/pipelines/{pl_id}"),
+            "archived": False,
+        }
+        return pipeline, started, finished
+
+    def _generate_pipeline_jobs(
+        self,
+        g: ProjectGen,
+        pipeline: Record,
+        commit: Record | None,
+        n_jobs: int,
+        job_id: int,
+        created: float,
+        started: float,
+        finished: float | None,
+    ) -> int:
+        """A pipeline's `n_jobs` jobs, ids after `job_id` (the first one sometimes failed and retried); the last id."""
+        rng, d, web = g.rng, g.d, g.web
+        ref, status, user, pl_id = pipeline["ref"], pipeline["status"], pipeline["user"], pipeline["id"]
+        jobs: list[Record] = []
+        retry_first = n_jobs >= 2 and rng.random() < 0.2
+        for j in range(n_jobs):
+            job_id += 1
+            stage = W.STAGES[min(j * len(W.STAGES) // max(1, n_jobs), 2)]
+            jname = W.JOB_NAMES[stage][j % len(W.JOB_NAMES[stage])]
+            if retry_first and j == 1:
+                jname = jobs[0]["name"]
+                stage = jobs[0]["stage"]
+            jstatus = "failed" if retry_first and j == 0 else (status if j == n_jobs - 1 else "success")
+            j_created = created + j
+            j_started = started + j * 5
+            j_finished = (finished - (n_jobs - j)) if finished else None
+            job = self._job(
+                rng,
+                job_id,
+                jname,
+                stage,
+                jstatus,
+                ref,
+                commit,
+                pipeline,
+                j_created,
+                j_started,
+                j_finished,
+                user,
+                web,
+            )
+            if retry_first and j == 0:
+                d.retried_jobs.add(job_id)
+            jobs.append(job)
+        d.jobs_by_pipeline[pl_id] = list(reversed(jobs))  # newest (highest id) first
+        d.jobs.extend(jobs)
+        return job_id
 
     def _generate_environments_and_deployments(self, g: ProjectGen) -> None:
         """Environments and deployments."""
