@@ -13,6 +13,7 @@ import sys
 import typing as t
 from pathlib import Path
 
+from tap_gitlab.bookmarks import PARTITIONS_KEY, Bookmark, partition_entries
 from tap_gitlab.errors import UserError
 
 _FILE_OPTIONS = ("--config", "--catalog", "--state")
@@ -84,13 +85,13 @@ def check_state(state: t.Any, path: str, replication_keys: t.Mapping[str, str | 
     for stream, stream_state in bookmarks.items():
         if not isinstance(stream_state, dict):
             raise UserError(f"--state file {path}: the bookmark of stream '{stream}' must be an object")
-        partitions = stream_state.get("partitions", [])
+        partitions = partition_entries(stream_state)
         if not isinstance(partitions, list) or not all(isinstance(p, dict) for p in partitions):
-            raise UserError(f"--state file {path}: 'partitions' of stream '{stream}' must be a list of objects")
+            raise UserError(f"--state file {path}: '{PARTITIONS_KEY}' of stream '{stream}' must be a list of objects")
         if replication_keys.get(stream) is None:
             continue
         for entry in [stream_state, *partitions]:
-            value = entry.get("replication_key_value")
+            value = Bookmark.from_state(entry).value
             if value is None:
                 continue
             if not isinstance(value, str) or not _is_timestamp(value):

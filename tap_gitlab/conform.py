@@ -24,14 +24,13 @@ import math
 import typing as t
 from urllib.parse import urlsplit, urlunsplit
 
-from singer_sdk.helpers._typing import (
-    _conform_primitive_property,
-    _is_exclusive_boolean_type,
+from tap_gitlab import timestamps
+from tap_gitlab.sdk_adapter import (
+    conform_primitive_property,
+    is_exclusive_boolean_type,
     is_object_type,
     is_uniform_list,
 )
-
-from tap_gitlab import timestamps
 
 # Fields that hold a credential, dropped wherever they occur in a record (and kept out of every schema:
 # tests/unit/test_entity_fields.py). GitLab's sources:
@@ -102,7 +101,7 @@ class _Property:
 
     def __init__(self, schema: dict[str, t.Any], name: str = "") -> None:
         self.schema = schema
-        self.boolean = _is_exclusive_boolean_type(schema)
+        self.boolean = is_exclusive_boolean_type(schema)
         self.datetime = schema.get("format") == "date-time"
         self.url = name.endswith(_URL_SUFFIX)
         self.items: _Property | None = _Property(schema["items"]) if is_uniform_list(schema) else None
@@ -140,7 +139,7 @@ def _primitive(value: t.Any, prop: _Property) -> t.Any:
         return value
     if kind is float:
         return None if math.isnan(value) or math.isinf(value) else value
-    conformed = _conform_primitive_property(value, prop.schema)  # datetimes, bytes, decimals, ...
+    conformed = conform_primitive_property(value, prop.schema)  # datetimes, bytes, decimals, ...
     return utc_timestamp(conformed) if prop.datetime and isinstance(conformed, str) else conformed
 
 

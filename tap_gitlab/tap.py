@@ -7,14 +7,13 @@ import logging
 import time
 import typing as t
 
-from singer_sdk import Tap
-
 from tap_gitlab.client import GitLabClient, RunStats
 from tap_gitlab.concurrency import Prefetcher
 from tap_gitlab.context import RunContext, plan_key
 from tap_gitlab.errors import UserError
 from tap_gitlab.progress import Progress, install_log_filters, progress_seconds
 from tap_gitlab.scope import Scope, check_access, resolve_scope
+from tap_gitlab.sdk_adapter import AdaptedTap
 from tap_gitlab.settings import SETTINGS_SCHEMA, Settings, normalize, text_tolerant_schema
 from tap_gitlab.streams import STREAM_TYPES, GitLabStream
 
@@ -45,7 +44,7 @@ logging.getLogger("singer_sdk").addFilter(_OncePerRun())
 install_log_filters()  # singer-sdk's routine per-partition INFO lines become DEBUG (tap_gitlab/progress.py)
 
 
-class TapGitLab(Tap):
+class TapGitLab(AdaptedTap):
     """Singer tap for GitLab (gitlab.com and self-hosted, including instances under a sub-path)."""
 
     name = "tap-gitlab"
@@ -61,11 +60,9 @@ class TapGitLab(Tap):
 
     # -- settings and shared machinery -------------------------------------------------------------------
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+    def check_settings(self) -> None:
         # Our normaliser gives one clear line per problem; run it before the generic JSON Schema check.
-        if raise_errors:
-            _ = self.settings
-        return super()._validate_config(raise_errors=raise_errors)
+        _ = self.settings
 
     @functools.cached_property
     def settings(self) -> Settings:
@@ -179,7 +176,7 @@ class TapGitLab(Tap):
             self._stop_workers()
             # Leave a STATE from which the next run resumes: sorted streams' bookmarks cover only records
             # already emitted, and unsorted partitions restart from their previous bookmark.
-            self._state_writer.write_state(self.state)
+            self.write_state()
             self.log_summary(failed=True)
             raise
         finally:

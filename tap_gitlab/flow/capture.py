@@ -29,6 +29,7 @@ import typing as t
 from collections import Counter
 
 from tap_gitlab.auth import HANDBACK_FD_ENV
+from tap_gitlab.bookmarks import keyed_partitions, listed_partitions
 from tap_gitlab.flow import config_update
 from tap_gitlab.flow.discovery import FULL_REFRESH, INCREMENTAL, BoundStream, check_bindings, tap_catalog
 from tap_gitlab.flow.protocol import LOG, Log, Output, ProtocolError, encode
@@ -76,32 +77,18 @@ def merge_patch_between(old: t.Any, new: t.Any) -> t.Any:
     return new
 
 
-def _context_key(context: t.Any) -> str:
-    return json.dumps(context, sort_keys=True, separators=(",", ":"))
-
-
 def stored_from_singer(stream_state: t.Any) -> dict[str, t.Any]:
     """A stream's Singer state → the binding state Flow keeps."""
     if not isinstance(stream_state, dict):
         return {}
-    bookmark = dict(stream_state)
-    partitions = bookmark.get("partitions")
-    if isinstance(partitions, list):
-        bookmark["partitions"] = {
-            _context_key(p.get("context") if isinstance(p, dict) else p): p for p in partitions if p is not None
-        }
-    return {"bookmark": bookmark}
+    return {"bookmark": keyed_partitions(stream_state)}
 
 
 def singer_from_stored(stored: t.Any) -> dict[str, t.Any] | None:
     """The binding state Flow kept → the stream's Singer state (None when there is none)."""
     if not isinstance(stored, dict) or not isinstance(stored.get("bookmark"), dict):
         return None
-    bookmark = dict(stored["bookmark"])
-    partitions = bookmark.get("partitions")
-    if isinstance(partitions, dict):
-        bookmark["partitions"] = [p for p in partitions.values() if isinstance(p, dict)]
-    return bookmark
+    return listed_partitions(stored["bookmark"])
 
 
 # -- the tap's stderr ---------------------------------------------------------------------------------------

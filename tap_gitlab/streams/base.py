@@ -31,14 +31,15 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.streams import Stream
 
+from tap_gitlab.bookmarks import Bookmark, Progress
 from tap_gitlab.conform import Conformer
 from tap_gitlab.context import plan_key
 from tap_gitlab.errors import ResourceUnavailable
 from tap_gitlab.narrowing import WindowNarrowing
 from tap_gitlab.pagination import UpdatedAtSeek
 from tap_gitlab.progress import install_log_filters
+from tap_gitlab.sdk_adapter import AdaptedStream
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
@@ -61,14 +62,13 @@ class Batch:
     advance: str | None = None
     checkpoint: bool = True  # the end of a page: a STATE follows this batch (else one may, see `_state_due`)
     advance_ids: tuple[t.Any, ...] = ()  # the parents whose children are now out, at the `advance` value
-    # The partition's `listing_progress` after this batch ({} removes it; None leaves it as it is).
-    progress: dict[str, t.Any] | None = None
+    progress: Progress | None = None  # the partition's resume point after this batch (None: as it was)
+    clears_progress: bool = False  # the read is complete: the resume point goes
 
 
 # At most this many records are emitted between two STATEs of a partition (one GitLab page), unless one
 # parent's children alone are more: what a crash can make a resumed run emit again.
 CHECKPOINT_RECORDS = 100
-PROGRESS_KEY = "listing_progress"
 
 
 @dataclass
@@ -127,7 +127,7 @@ def _state_due(previous: Batch | None, unsaved: int, upcoming: Batch) -> bool:
     return previous.checkpoint or unsaved + len(upcoming.records) > CHECKPOINT_RECORDS
 
 
-class GitLabStream(Stream):
+class GitLabStream(AdaptedStream):
     """Base of every GitLab stream. Subclasses set class attributes only."""
 
     # -- the table row ------------------------------------------------------------------------------------
@@ -166,7 +166,6 @@ class GitLabStream(Stream):
         super().__init__(tap=tap, name=self.name, schema=self._load_schema())
         self.settings = settings
         self._run: RunContext | None = None  # the run's shared machinery, from `bind` (after scope resolution)
-        self._advancing = False
         self._child_route: str | None = None  # the child path this GitLab answered (None: none yet)
         install_log_filters(self.logger.name)  # singer-sdk logs per stream on `tap-gitlab.<stream>`
 
@@ -233,7 +232,7 @@ class GitLabStream(Stream):
 
     @property
     def emit_activate_version_messages(self) -> bool:
-        return False  # singer-sdk's own (up-front) ACTIVATE_VERSION: see `_sync_records`
+        return False  # singer-sdk's own (up-front) ACTIVATE_VERSION: see `sync_around`
 
     @property
     def signals_deletions(self) -> bool:
@@ -249,21 +248,21 @@ class GitLabStream(Stream):
         if self.__dict__.get("_missing") is None:
             self._missing = why
 
-    def _sync_records(
-        self, context: Context | None = None, *, write_messages: bool = True
-    ) -> t.Generator[dict[str, t.Any], t.Any, t.Any]:
+    def sync_around(
+        self, context: Context | None, *, write_messages: bool, sync: t.Callable[[], t.Iterator[Record]]
+    ) -> t.Iterator[Record]:
         versioned = write_messages and context is None and self.selected and self.enabled and self.signals_deletions
         if versioned:
             # Milliseconds (the Singer convention), not singer-sdk's seconds: two runs within one second would
             # share a version, and the second could not delete what the first loaded.
-            self._stream_version = self.run.version
+            self.set_stream_version(self.run.version)
         tracked = write_messages and context is None and self.selected and self.enabled
         if not tracked:
-            yield from super()._sync_records(context, write_messages=write_messages)
+            yield from sync()
             return
         progress = self.run.progress
         progress.stream_started(self.name, len(self.partitions or ()) or 1)
-        for record in super()._sync_records(context, write_messages=write_messages):
+        for record in sync():
             progress.record()
             yield record
         progress.stream_done()
@@ -271,9 +270,8 @@ class GitLabStream(Stream):
             return
         missing = self.__dict__.get("_missing")
         if missing is None:
-            assert self._stream_version is not None
-            self._write_activate_version_message(self._stream_version)
-            logger.debug("%s: ACTIVATE_VERSION %d", self.name, self._stream_version)
+            self.write_activate_version()
+            logger.debug("%s: ACTIVATE_VERSION %d", self.name, self.run.version)
         else:
             logger.warning(
                 "%s: no deletions signalled this run (%s); rows GitLab no longer lists stay until a complete run",
@@ -329,15 +327,17 @@ class GitLabStream(Stream):
             return scope.describe_group(context["group_id"])
         return "instance"
 
-    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
-        if self.parent_path and not self._advancing:
-            return  # fan-out bookmarks move only after a parent's children are all out (`Batch.advance`)
+    def bookmark_update(self, latest_record: Record) -> Record | None:
+        if self.parent_path:
+            return None  # fan-out bookmarks move only after a parent's children are all out (`Batch.advance`)
+        return self._normalized(latest_record)
+
+    def _normalized(self, latest_record: Record) -> Record:
         # Bookmarks compare as strings: store every timestamp as UTC with milliseconds and a Z, whatever
         # offset GitLab used (git dates keep the author's offset).
         if self.replication_key and latest_record.get(self.replication_key) is not None:
-            value = normalize_timestamp(latest_record[self.replication_key])
-            latest_record = {self.replication_key: value}
-        super()._increment_stream_state(latest_record, context=context)
+            return {self.replication_key: normalize_timestamp(latest_record[self.replication_key])}
+        return latest_record
 
     def get_records(self, context: Context | None) -> t.Iterable[Record]:
         """Drain this partition's job (started ahead by the prefetcher), page by page."""
@@ -365,7 +365,7 @@ class GitLabStream(Stream):
                 # Checkpoint between pages, and between fan-out parents before records pile up past a page:
                 # a crash re-reads one page at most (or one parent's children when they alone exceed it).
                 if self.is_sorted and _state_due(previous, unsaved, batch):
-                    self._write_state_message()
+                    self.write_state_message()
                     unsaved = 0
                 for record in batch.records:
                     count += 1
@@ -373,8 +373,8 @@ class GitLabStream(Stream):
                     yield record
                 if batch.advance is not None and self.replication_key:
                     self._advance(batch, context)
-                if batch.progress is not None:
-                    self._set_progress(batch.progress, context)
+                if batch.progress is not None or batch.clears_progress:
+                    self._set_progress(batch, context)
                 previous = batch
         except ResourceUnavailable as exc:
             reason = str(exc)
@@ -401,54 +401,27 @@ class GitLabStream(Stream):
         GitLab's `updated_after` is inclusive, so the next run lists again the parents updated exactly at
         the bookmark; their ids (`boundary_ids`) let it skip re-reading their unchanged children.
         """
-        assert self.replication_key
-        self._advancing = True
-        try:
-            self._increment_stream_state({self.replication_key: batch.advance}, context=context)
-        finally:
-            self._advancing = False
+        assert self.replication_key and batch.advance is not None
+        self.move_bookmark(self._normalized({self.replication_key: batch.advance}), context)
         state = self.get_context_state(context)
-        bookmark = state.get("replication_key_value")
-        if bookmark != normalize_timestamp(batch.advance):
+        bookmark = Bookmark.from_state(state)
+        if bookmark.value is None or bookmark.value != normalize_timestamp(batch.advance):
             return
-        if state.get("boundary_value") != bookmark:
-            state["boundary_value"] = bookmark
-            state["boundary_ids"] = []
-        known = state["boundary_ids"]
-        known.extend(parent_id for parent_id in batch.advance_ids if parent_id not in known)
+        bookmark.advance(bookmark.value, batch.advance_ids).to_state(state)
 
-    def _set_progress(self, progress: dict[str, t.Any], context: Context | None) -> None:
+    def _set_progress(self, batch: Batch, context: Context | None) -> None:
         state = self.get_context_state(context)
-        if progress:
-            state[PROGRESS_KEY] = progress
+        bookmark = Bookmark.from_state(state)
+        if batch.progress is not None:
+            bookmark.with_progress(batch.progress).to_state(state)
         else:
-            state.pop(PROGRESS_KEY, None)
+            bookmark.cleared_progress().to_state(state)
 
-    def progress(self, context: Context | None) -> dict[str, t.Any]:
-        """Where an interrupted run left a listing that had no bookmark yet (empty: start at the beginning)."""
+    def bookmark(self, context: Context | None) -> Bookmark:
+        """The partition's bookmark as a read uses it: none for a full-table read, which reads everything again."""
         if self.replication_method == "FULL_TABLE":
-            return {}  # a full-table read reads everything, whatever an earlier run left in the state
-        return dict(self.get_context_state(context).get(PROGRESS_KEY) or {})
-
-    def boundary(self, context: Context | None) -> tuple[str | None, frozenset[t.Any]]:
-        """The fan-out bookmark and the parents at exactly that value whose children were already read."""
-        if self.replication_method == "FULL_TABLE":
-            return None, frozenset()  # a full-table read re-reads every parent's children (deletions need all)
-        state = self.get_context_state(context)
-        bookmark = state.get("replication_key_value")
-        if bookmark is None or state.get("boundary_value") != bookmark:
-            return bookmark, frozenset()
-        return bookmark, frozenset(state.get("boundary_ids") or ())
-
-    def _process_record(
-        self,
-        record: Record,
-        child_context: Context | None = None,
-        partition_context: Context | None = None,
-    ) -> None:
-        # `transform` already put the ids that belong in each record; the SDK would also copy every
-        # partition key into it, which is wrong for listings that span a group.
-        super()._process_record(record, child_context=child_context, partition_context=None)
+            return Bookmark()  # (and leaves the partition's state alone: no entry for it in the STATE yet)
+        return Bookmark.from_state(self.get_context_state(context))
 
     def _first_partition(self) -> dict[str, t.Any] | None:
         partitions = self.partitions
@@ -462,7 +435,7 @@ class GitLabStream(Stream):
             return None
         # The SDK records a partition's starting value only when it starts syncing it; a partition planned
         # ahead by the prefetcher is planned before that, so record it now (the SDK's later call is a no-op).
-        self._write_starting_replication_value(context)
+        self.write_starting_value(context)
         start = self.get_starting_timestamp(context)
         return format_timestamp(start) if start else None
 
@@ -511,7 +484,7 @@ class GitLabStream(Stream):
         """Runs on the main thread: reads the bookmark and returns the worker's producer."""
         context = dict(context or {})
         since = self.starting_value(context)
-        if since is not None or self.boundary(context)[1]:
+        if since is not None or self.bookmark(context).boundary()[1]:
             self.not_in_full("read from a bookmark")
         params = self.request_params(context, since)
         if self.parent_path:
@@ -543,7 +516,7 @@ class GitLabStream(Stream):
         client = self.client
         prefetcher = self.run.scheduler
         cursor = self.parent_fields.get(self.replication_key or "", "updated_at")
-        bookmark, done = self.boundary(context)
+        bookmark, done = self.bookmark(context).boundary()
 
         def fresh(parent: Record) -> bool:
             """False for a parent at the bookmark whose children an earlier run already read."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
+from tap_gitlab.bookmarks import Bookmark, JobsProgress
 from tap_gitlab.streams.base import (
     Batch,
     Context,
@@ -80,15 +81,15 @@ class JobsStream(GitLabStream):
 
     def plan_partition(self, context: Context | None) -> PartitionPlan:
         context = dict(context or {})
-        if self.get_context_state(context).get("replication_key_value") is not None:
+        if Bookmark.from_state(self.get_context_state(context)).value is not None:
             return super().plan_partition(context)
         params = self.request_params(context, self.starting_value(context))
         pipelines_path = self.listing_path(context)
         jobs_path = "/projects/{project_id}/jobs".format(**context)
         client = self.client
-        resume = self.progress(context)
-        below_id = resume.get("below_id")  # the interrupted run emitted every listed pipeline's jobs from here up
-        through = resume.get("through")  # ... of the pipelines updated at or before this
+        resume = self.bookmark(context).jobs_progress or JobsProgress(through=None)
+        below_id = resume.below_id  # the interrupted run emitted every listed pipeline's jobs from here up
+        through = resume.through  # ... of the pipelines updated at or before this
 
         def produce() -> t.Iterator[Batch]:
             pipeline_updated_at: dict[int, str] = {}
@@ -104,9 +105,9 @@ class JobsStream(GitLabStream):
                     pipeline_updated_at[pipeline["id"]] = pipeline["updated_at"]
                     newest = pipeline["updated_at"]  # sorted ascending: the last one is the newest
             if not pipeline_updated_at:
-                yield Batch([], progress={})
+                yield Batch([], clears_progress=True)
                 return
-            progress = {"through": through or normalize_timestamp(newest)}
+            progress = JobsProgress(through=through or normalize_timestamp(newest))
             for page in client.pages(jobs_path, {"pagination": "keyset", "order_by": "id", "sort": "desc"}):
                 records = []
                 for job in page.records:
@@ -121,12 +122,12 @@ class JobsStream(GitLabStream):
                         records.append(record)
                 if page.records:
                     lowest = min(job["id"] for job in page.records)
-                    progress = {**progress, "below_id": lowest if below_id is None else min(lowest, below_id)}
-                yield Batch(records, progress=dict(progress))
+                    progress = JobsProgress(progress.through, lowest if below_id is None else min(lowest, below_id))
+                yield Batch(records, progress=progress)
                 if oldest_created is not None and _created_before(page.records, oldest_created - JOB_CLOCK_MARGIN):
                     break  # ids are taken in creation order: the rest are older than every listed pipeline
             at_newest = tuple(pid for pid, updated in pipeline_updated_at.items() if updated == newest)
-            yield Batch([], advance=newest, advance_ids=at_newest, progress={})
+            yield Batch([], advance=newest, advance_ids=at_newest, clears_progress=True)
 
         return PartitionPlan(context, produce, params)
 

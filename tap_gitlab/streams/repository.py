@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import typing as t
 
+from tap_gitlab.bookmarks import DEFAULT_HEAD, Bookmark, BranchHeads
 from tap_gitlab.client import PER_PAGE
 from tap_gitlab.errors import ResourceUnavailable
 from tap_gitlab.streams.base import Batch, Context, GitLabStream, PartitionPlan, Record, format_timestamp
@@ -62,10 +63,6 @@ class CommitsStream(GitLabStream):
     since_param = None  # not a bookmark filter: revision ranges from each branch's last head (see above)
     doc_note = "each branch read as `ref_name=<head last read>..<head>`, not by `since` (see Commits)"
 
-    def _set_progress(self, progress: dict[str, t.Any], context: Context | None) -> None:
-        """A batch's progress is the branch heads whose commits are all out now."""
-        self.get_context_state(context)[HEADS_KEY] = dict(progress)
-
     def plan_partition(self, context: Context | None) -> PartitionPlan:
         context = dict(context or {})
         self.starting_value(context)  # the SDK's bookkeeping of the partition's starting value
@@ -73,14 +70,10 @@ class CommitsStream(GitLabStream):
         params = dict(self.params)
         if start is not None:
             params["since"] = format_timestamp(start)  # git's --after, as GitLab passes it
-        known = {str(k): str(v) for k, v in (self.get_context_state(context).get(HEADS_KEY) or {}).items()}
+        known = Bookmark.from_state(self.get_context_state(context)).branch_heads
         reader = _HistoryReader(self, context, params, known)
         produce = reader.every_branch if self.settings.commits_all_branches else reader.default_branch
         return PartitionPlan(context, produce, params)
-
-
-HEADS_KEY = "branch_heads"
-DEFAULT_HEAD = "HEAD"  # the default branch's head in `branch_heads`, whatever its name
 
 
 class _HistoryReader:
@@ -107,7 +100,7 @@ class _HistoryReader:
             head: list[str] = []
             yield from self._read(None, pin=head)
             if head:
-                yield Batch([], progress={**self.known, DEFAULT_HEAD: head[0]})
+                yield Batch([], progress=BranchHeads.of({**self.known, DEFAULT_HEAD: head[0]}))
             return
         page = next(iter(self.client.pages(self.path, {"per_page": 1})), None)
         if page is None or not page.records:
@@ -116,7 +109,7 @@ class _HistoryReader:
         if new != old:
             yield from self._range(old, new, None)
             # Other branches' heads (from a run with commits_all_branches) stay: switching back reads less.
-            yield Batch([], progress={**self.known, DEFAULT_HEAD: new})
+            yield Batch([], progress=BranchHeads.of({**self.known, DEFAULT_HEAD: new}))
 
     def every_branch(self) -> t.Iterator[Batch]:
         branches = [
@@ -133,7 +126,7 @@ class _HistoryReader:
             # First run: every ref in one listing (git log --all), then the heads listed before it (a push
             # made meanwhile is read again next time, never missed).
             yield from self._read(None, all_refs=True)
-            yield Batch([], progress=current)
+            yield Batch([], progress=BranchHeads.of(current))
             return
         heads = dict(self.known)
         covered = set(self.known.values())  # heads whose whole history is out
@@ -152,9 +145,9 @@ class _HistoryReader:
             heads[name] = sha
             if is_default:
                 heads[DEFAULT_HEAD] = sha
-            yield Batch([], progress=dict(heads))
+            yield Batch([], progress=BranchHeads.of(heads))
         if heads != current:
-            yield Batch([], progress=current)  # forget deleted branches
+            yield Batch([], progress=BranchHeads.of(current))  # forget deleted branches
 
     # -- reads ----------------------------------------------------------------------------------------------
 
