@@ -13,9 +13,9 @@ import random
 import threading
 import typing as t
 
-from tests.gitlab_sim.areas.ci import CiModel
+from tests.gitlab_sim.areas.ci import CiModel, DeploymentsModel
 from tests.gitlab_sim.areas.events import EventsModel
-from tests.gitlab_sim.areas.groups import GroupsModel
+from tests.gitlab_sim.areas.groups import GroupsModel, MembersLabelsMilestonesModel
 from tests.gitlab_sim.areas.issues import IssuesModel
 from tests.gitlab_sim.areas.merge_requests import MergeRequestsModel
 from tests.gitlab_sim.areas.projects import ProjectsModel
@@ -41,11 +41,13 @@ from tests.gitlab_sim.util import DAY, NOW_EPOCH, db_time, parse_time
 class Dataset(
     ProjectsModel,
     GroupsModel,
+    MembersLabelsMilestonesModel,
     UsersModel,
     IssuesModel,
     MergeRequestsModel,
     RepositoryModel,
     CiModel,
+    DeploymentsModel,
     EventsModel,
     SecurityModel,
 ):

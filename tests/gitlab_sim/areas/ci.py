@@ -76,7 +76,7 @@ def _pipeline_basic(pipeline: Record) -> Record:
 
 
 class CiModel:
-    """Generating and changing a project's pipelines, jobs, bridges, deployments, environments and variables."""
+    """Generating and changing a project's pipelines, their jobs and trigger jobs (bridges)."""
 
     def _generate_pipelines(self, g: ProjectGen) -> None:
         """Pipelines (some of them child pipelines, with the trigger jobs that started them) and their jobs."""
@@ -213,75 +213,6 @@ class CiModel:
         d.jobs.extend(jobs)
         return job_id
 
-    def _generate_environments_and_deployments(self, g: ProjectGen) -> None:
-        """Environments and deployments."""
-        project, counts, bases, rng, d, start, full, updated_from, people = (
-            g.project,
-            g.counts,
-            g.bases,
-            g.rng,
-            g.d,
-            g.start,
-            g.full,
-            g.updated_from,
-            g.people,
-        )
-        env_names = ["production", "staging", *[f"review/{rng.choice(W.NOUNS)}-{k}" for k in range(1, 10)]]
-        for k in range(counts["environments"]):
-            name = env_names[k]
-            created = rng.uniform(start, NOW_EPOCH - 30 * DAY)
-            d.environments.append(
-                {
-                    "id": bases["environments"] + k + 1,
-                    "name": name,
-                    "slug": name.replace("/", "-")[:24],
-                    "description": None if k else "Live site",
-                    "external_url": f"https://{name.replace('/', '-')}.{project['path']}.example.com",
-                    "state": "available" if k < 2 or rng.random() < 0.5 else "stopped",
-                    "tier": {"production": "production", "staging": "staging"}.get(name, "development"),
-                    "created_at": db_time(created),
-                    "updated_at": db_time(updated_from(created)),
-                    "enable_advanced_logs_querying": False,
-                    "logs_api_path": f"/{full}/-/logs/k8s.json",
-                    "auto_stop_at": None,
-                    "auto_stop_setting": "always",
-                    "cluster_agent": None,
-                    "kubernetes_namespace": None,
-                    "flux_resource_path": None,
-                    "project": _basic_project_details(project),
-                }
-            )
-        deploy_jobs = [j for j in d.jobs if j["stage"] == "deploy"] or d.jobs
-        for k, created in enumerate(_times(rng, counts["deployments"], start + DAY, NOW_EPOCH - 3600)):
-            env = d.environments[k % len(d.environments)] if d.environments else None
-            job = deploy_jobs[rng.randrange(len(deploy_jobs))] if deploy_jobs and k % 5 else None
-            status = rng.choices(
-                ["success", "failed", "canceled", "running", "created", "blocked"], [75, 10, 5, 4, 3, 3]
-            )[0]
-            d.deployments.append(
-                self._deployment(
-                    rng,
-                    bases["deployments"] + k + 1,
-                    k + 1,
-                    created,
-                    updated_from(created),
-                    status,
-                    env,
-                    job,
-                    d,
-                    people,
-                )
-            )
-
-    def _generate_project_variables(self, g: ProjectGen) -> None:
-        """Variables: a key defined once per environment scope."""
-        counts, rng, d = g.counts, g.rng, g.d
-        for k in range(counts["variables"]):
-            key = f"{rng.choice(['DEPLOY', 'API', 'DB', 'CACHE'])}_{'TOKEN' if k % 2 else 'URL'}_{k // 2}"
-            d.variables.append(self._variable(rng, key, "*"))
-            if k == 0:
-                d.variables.append(self._variable(rng, key, "production"))
-
     def _detailed_status(self, status: str, path: str) -> Record:
         text = {
             "success": "Passed",
@@ -410,39 +341,6 @@ class CiModel:
             "downstream_pipeline": _pipeline_basic(child),
         }
 
-    def _deployment(
-        self,
-        rng: random.Random,
-        dep_id: int,
-        iid: int,
-        created: float,
-        updated: float,
-        status: str,
-        env: Record | None,
-        job: Record | None,
-        d: ProjectData,
-        people: list[int],
-    ) -> Record:
-        # `expose :deployable, using: Entities::Ci::Job` (lib/api/entities/deployment.rb): the job as the jobs
-        # listing shows it.
-        deployable = dict(job) if job is not None else None
-        sha = job["commit"]["id"] if job and job["commit"] else (d.commits[0]["id"] if d.commits else "0" * 40)
-        return {
-            "id": dep_id,
-            "iid": iid,
-            "ref": job["ref"] if job else "main",
-            "sha": sha,
-            "created_at": db_time(created),
-            "updated_at": db_time(updated),
-            "status": status,
-            "user": self.user_basic[rng.choice(people)],
-            # Entities::EnvironmentBasic (lib/api/entities/environment_basic.rb)
-            "environment": {key: env[key] for key in ("id", "name", "slug", "external_url", "created_at", "updated_at")}
-            if env
-            else None,
-            "deployable": deployable,
-        }
-
     @_mutation
     def create_pipeline(self, project_id: int, parent_id: int | None = None, **fields: t.Any) -> Record:
         """A new pipeline; with `parent_id`, a child pipeline of that one (source "parent_pipeline")."""
@@ -551,6 +449,112 @@ class CiModel:
             pipeline["updated_at"] = now
             job["pipeline"]["updated_at"] = now
             return job
+
+
+class DeploymentsModel:
+    """Generating and changing a project's environments, deployments and CI/CD variables."""
+
+    def _generate_environments_and_deployments(self, g: ProjectGen) -> None:
+        """Environments and deployments."""
+        project, counts, bases, rng, d, start, full, updated_from, people = (
+            g.project,
+            g.counts,
+            g.bases,
+            g.rng,
+            g.d,
+            g.start,
+            g.full,
+            g.updated_from,
+            g.people,
+        )
+        env_names = ["production", "staging", *[f"review/{rng.choice(W.NOUNS)}-{k}" for k in range(1, 10)]]
+        for k in range(counts["environments"]):
+            name = env_names[k]
+            created = rng.uniform(start, NOW_EPOCH - 30 * DAY)
+            d.environments.append(
+                {
+                    "id": bases["environments"] + k + 1,
+                    "name": name,
+                    "slug": name.replace("/", "-")[:24],
+                    "description": None if k else "Live site",
+                    "external_url": f"https://{name.replace('/', '-')}.{project['path']}.example.com",
+                    "state": "available" if k < 2 or rng.random() < 0.5 else "stopped",
+                    "tier": {"production": "production", "staging": "staging"}.get(name, "development"),
+                    "created_at": db_time(created),
+                    "updated_at": db_time(updated_from(created)),
+                    "enable_advanced_logs_querying": False,
+                    "logs_api_path": f"/{full}/-/logs/k8s.json",
+                    "auto_stop_at": None,
+                    "auto_stop_setting": "always",
+                    "cluster_agent": None,
+                    "kubernetes_namespace": None,
+                    "flux_resource_path": None,
+                    "project": _basic_project_details(project),
+                }
+            )
+        deploy_jobs = [j for j in d.jobs if j["stage"] == "deploy"] or d.jobs
+        for k, created in enumerate(_times(rng, counts["deployments"], start + DAY, NOW_EPOCH - 3600)):
+            env = d.environments[k % len(d.environments)] if d.environments else None
+            job = deploy_jobs[rng.randrange(len(deploy_jobs))] if deploy_jobs and k % 5 else None
+            status = rng.choices(
+                ["success", "failed", "canceled", "running", "created", "blocked"], [75, 10, 5, 4, 3, 3]
+            )[0]
+            d.deployments.append(
+                self._deployment(
+                    rng,
+                    bases["deployments"] + k + 1,
+                    k + 1,
+                    created,
+                    updated_from(created),
+                    status,
+                    env,
+                    job,
+                    d,
+                    people,
+                )
+            )
+
+    def _generate_project_variables(self, g: ProjectGen) -> None:
+        """Variables: a key defined once per environment scope."""
+        counts, rng, d = g.counts, g.rng, g.d
+        for k in range(counts["variables"]):
+            key = f"{rng.choice(['DEPLOY', 'API', 'DB', 'CACHE'])}_{'TOKEN' if k % 2 else 'URL'}_{k // 2}"
+            d.variables.append(self._variable(rng, key, "*"))
+            if k == 0:
+                d.variables.append(self._variable(rng, key, "production"))
+
+    def _deployment(
+        self,
+        rng: random.Random,
+        dep_id: int,
+        iid: int,
+        created: float,
+        updated: float,
+        status: str,
+        env: Record | None,
+        job: Record | None,
+        d: ProjectData,
+        people: list[int],
+    ) -> Record:
+        # `expose :deployable, using: Entities::Ci::Job` (lib/api/entities/deployment.rb): the job as the jobs
+        # listing shows it.
+        deployable = dict(job) if job is not None else None
+        sha = job["commit"]["id"] if job and job["commit"] else (d.commits[0]["id"] if d.commits else "0" * 40)
+        return {
+            "id": dep_id,
+            "iid": iid,
+            "ref": job["ref"] if job else "main",
+            "sha": sha,
+            "created_at": db_time(created),
+            "updated_at": db_time(updated),
+            "status": status,
+            "user": self.user_basic[rng.choice(people)],
+            # Entities::EnvironmentBasic (lib/api/entities/environment_basic.rb)
+            "environment": {key: env[key] for key in ("id", "name", "slug", "external_url", "created_at", "updated_at")}
+            if env
+            else None,
+            "deployable": deployable,
+        }
 
     @_mutation
     def create_deployment(self, project_id: int, **fields: t.Any) -> Record:

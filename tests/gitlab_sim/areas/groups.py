@@ -306,41 +306,6 @@ class GroupsModel:
             data.epic_links[eid] = links
         data.epics = epics
 
-    def _member(self, rng: random.Random, uid: int, level: int | None, since: float) -> Record:
-        created = rng.uniform(since, NOW_EPOCH - DAY)
-        return {
-            **self.user_basic[uid],
-            "created_at": db_time(created),
-            "created_by": self.user_basic[1],
-            "expires_at": date_only(NOW_EPOCH + 90 * DAY) if rng.random() < 0.1 else None,
-            "access_level": level or rng.choice([10, 20, 30, 30, 40]),
-            "group_saml_identity": None,
-            "membership_state": "active",
-            "is_using_seat": True,
-        }
-
-    def _milestone(
-        self, rng: random.Random, mid: int, iid: int, owner_key: str, owner: int, created: float, web_url: str
-    ) -> Record:
-        updated = created + rng.random() * (NOW_EPOCH - created)
-        start = created + rng.uniform(0, 30) * DAY
-        due = start + 30 * DAY
-        closed = due < NOW_EPOCH - 30 * DAY and rng.random() < 0.7
-        return {
-            "id": mid,
-            "iid": iid,
-            owner_key: owner,
-            "title": f"{iid}.{rng.randrange(10)}",
-            "description": f"Release {iid} goals" if mid % 3 else None,
-            "state": "closed" if closed else "active",
-            "created_at": db_time(created),
-            "updated_at": db_time(updated),
-            "due_date": date_only(due),
-            "start_date": date_only(start),
-            "expired": due < NOW_EPOCH,
-            "web_url": web_url,
-        }
-
     def _variable(self, rng: random.Random, key: str, scope: str) -> Record:
         return {
             "variable_type": "env_var",
@@ -377,6 +342,51 @@ class GroupsModel:
             if issue is not None:
                 out.append({**issue, "epic_issue_id": link_id, "relative_position": position})
         return out
+
+    @_mutation
+    def update_epic(self, group_id: int, iid: int, **fields: t.Any) -> Record:
+        with self.lock:
+            epic = next(e for e in self.group_data[group_id].epics if e["iid"] == iid)
+            return self._touch(epic, **fields)
+
+
+class MembersLabelsMilestonesModel:
+    """What groups and projects both have: members, labels and milestones (generating and changing them)."""
+
+    def _member(self, rng: random.Random, uid: int, level: int | None, since: float) -> Record:
+        created = rng.uniform(since, NOW_EPOCH - DAY)
+        return {
+            **self.user_basic[uid],
+            "created_at": db_time(created),
+            "created_by": self.user_basic[1],
+            "expires_at": date_only(NOW_EPOCH + 90 * DAY) if rng.random() < 0.1 else None,
+            "access_level": level or rng.choice([10, 20, 30, 30, 40]),
+            "group_saml_identity": None,
+            "membership_state": "active",
+            "is_using_seat": True,
+        }
+
+    def _milestone(
+        self, rng: random.Random, mid: int, iid: int, owner_key: str, owner: int, created: float, web_url: str
+    ) -> Record:
+        updated = created + rng.random() * (NOW_EPOCH - created)
+        start = created + rng.uniform(0, 30) * DAY
+        due = start + 30 * DAY
+        closed = due < NOW_EPOCH - 30 * DAY and rng.random() < 0.7
+        return {
+            "id": mid,
+            "iid": iid,
+            owner_key: owner,
+            "title": f"{iid}.{rng.randrange(10)}",
+            "description": f"Release {iid} goals" if mid % 3 else None,
+            "state": "closed" if closed else "active",
+            "created_at": db_time(created),
+            "updated_at": db_time(updated),
+            "due_date": date_only(due),
+            "start_date": date_only(start),
+            "expired": due < NOW_EPOCH,
+            "web_url": web_url,
+        }
 
     def _generate_project_members(self, g: ProjectGen) -> None:
         """Members."""
@@ -442,12 +452,6 @@ class GroupsModel:
             for m in d.milestones
         ]
         g.ms_short = ms_short
-
-    @_mutation
-    def update_epic(self, group_id: int, iid: int, **fields: t.Any) -> Record:
-        with self.lock:
-            epic = next(e for e in self.group_data[group_id].epics if e["iid"] == iid)
-            return self._touch(epic, **fields)
 
     @_mutation
     def update_milestone(self, *ids: int, **fields: t.Any) -> Record:
