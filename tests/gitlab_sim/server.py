@@ -452,18 +452,17 @@ class _Handler(BaseHTTPRequestHandler):
         path = raw_path
         if sim.path_prefix:
             path = raw_path[len(sim.path_prefix) :] if raw_path.startswith(sim.path_prefix + "/") else ""
-        endpoint = "unknown"
 
         def finish(
             status: int,
             payload: bytes,
             headers: list[tuple[str, str]],
-            fault: str | None = None,
+            endpoint: str = "unknown",
             content_type: str = "application/json",
         ) -> None:
             self._send(status, payload, headers, content_type=content_type)
             sim._record(
-                RequestLogEntry(self.command, path or raw_path, log_query, status, sent_auth, started, fault), endpoint
+                RequestLogEntry(self.command, path or raw_path, log_query, status, sent_auth, started, None), endpoint
             )
 
         rule = sim.faults.pick(self.command, path or raw_path)
@@ -477,20 +476,34 @@ class _Handler(BaseHTTPRequestHandler):
             finish(404, _json({"error": "404 Not Found"}), [])
             return
         if path == "/oauth/token" and self.command == "POST":
-            endpoint = "POST /oauth/token"
-            form = dict(pairs)
-            ctype = self.headers.get("Content-Type") or ""
-            if "json" in ctype:
-                with contextlib.suppress(ValueError, AttributeError):
-                    form.update({k: str(v) for k, v in json.loads(body or b"{}").items()})
-            else:
-                form.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-            status, obj = sim.oauth_token(form)
-            finish(status, _json(obj), [("Cache-Control", "no-store"), ("Pragma", "no-cache")])
+            status, obj = sim.oauth_token(self._oauth_form(pairs, body))
+            finish(status, _json(obj), [("Cache-Control", "no-store"), ("Pragma", "no-cache")], "POST /oauth/token")
             return
         if not path.startswith(API_PREFIX + "/"):
             finish(404, _json({"error": "404 Not Found"}), [])
             return
+        self._api(sim, path, pairs, query, finish)
+
+    def _oauth_form(self, pairs: list[tuple[str, str]], body: bytes) -> dict[str, str]:
+        """`POST /oauth/token` parameters: the query's, then the body's (JSON or form-encoded)."""
+        form = dict(pairs)
+        ctype = self.headers.get("Content-Type") or ""
+        if "json" in ctype:
+            with contextlib.suppress(ValueError, AttributeError):
+                form.update({k: str(v) for k, v in json.loads(body or b"{}").items()})
+        else:
+            form.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        return form
+
+    def _api(
+        self,
+        sim: GitLabSimulator,
+        path: str,
+        pairs: list[tuple[str, str]],
+        query: dict[str, str],
+        finish: t.Callable[..., None],
+    ) -> None:
+        """An `/api/v4` request: the global throttle, authentication, the route, its rate limit, its answer."""
         api_path = path[len(API_PREFIX) :]
         allowed, rl_headers = sim.rate_limit()
         if not allowed:
@@ -507,13 +520,12 @@ class _Handler(BaseHTTPRequestHandler):
             finish(404, _json({"error": "404 Not Found"}), rl_headers)
             return
         name, params = match
-        endpoint = name
         if sim.app_limits is not None:
             # The endpoint's check_rate_limit! (app_limits.py): after authentication, before any lookup.
             limited = sim.app_limits.check(name, token_user(sim, self.headers, query), self.client_address[0])
             if limited is not None:
                 status, payload, headers = limited
-                finish(status, payload, headers + rl_headers)
+                finish(status, payload, headers + rl_headers, name)
                 return
         req = Request(self.command, api_path, pairs, query, params, path)
         try:
@@ -527,7 +539,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload, headers, ctype = exc.status, _json(exc.body), exc.headers, exc.content_type
             if isinstance(exc.body, str):
                 payload = exc.body.encode()
-        finish(status, payload, headers + rl_headers, content_type=ctype)
+        finish(status, payload, headers + rl_headers, name, content_type=ctype)
 
     def _render(
         self, sim: GitLabSimulator, req: Request, result: t.Any
