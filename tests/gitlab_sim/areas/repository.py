@@ -82,21 +82,8 @@ class RepositoryModel:
         g.branch_names = branch_names
 
     def _generate_tags_and_releases(self, g: ProjectGen) -> None:
-        """Tags and releases."""
-        pid, project, counts, rng, d, start, ub, full, web, people, ms_short, chrono = (
-            g.pid,
-            g.project,
-            g.counts,
-            g.rng,
-            g.d,
-            g.start,
-            g.ub,
-            g.full,
-            g.web,
-            g.people,
-            g.ms_short,
-            g.chrono,
-        )
+        """Tags (every other one annotated) and releases (of the newest tags, Entities::Release)."""
+        pid, counts, rng, d, chrono = g.pid, g.counts, g.rng, g.d, g.chrono
         tagged = sorted(rng.sample(range(len(chrono)), min(counts["tags"], len(chrono))))
         for k, index in enumerate(tagged):
             c = chrono[index]
@@ -114,53 +101,66 @@ class RepositoryModel:
                 }
             )
         for k, tag in enumerate(reversed(d.tags[-counts["releases"] :] if counts["releases"] else [])):
-            created = parse_time(tag["commit"]["committed_date"]) or start
-            created += 3600
-            released = created + (0 if k % 2 else 86400)
-            description = f"## Changes\n\n- {_sentence(rng)}\n- {_sentence(rng)}"
-            tag["release"] = {"tag_name": tag["name"], "description": description}
-            d.releases.append(
+            d.releases.append(self._release(g, k, tag))
+
+    def _release(self, g: ProjectGen, k: int, tag: Record) -> Record:
+        """The release of `tag` (lib/api/entities/release.rb), the `k`th from the newest; sets the tag's `release`."""
+        pid, project, rng, start, ub, full, web, people, ms_short = (
+            g.pid,
+            g.project,
+            g.rng,
+            g.start,
+            g.ub,
+            g.full,
+            g.web,
+            g.people,
+            g.ms_short,
+        )
+        created = parse_time(tag["commit"]["committed_date"]) or start
+        created += 3600
+        released = created + (0 if k % 2 else 86400)
+        description = f"## Changes\n\n- {_sentence(rng)}\n- {_sentence(rng)}"
+        tag["release"] = {"tag_name": tag["name"], "description": description}
+        return {
+            "tag_name": tag["name"],
+            "description": description,
+            "name": f"{project['name']} {tag['name']}",
+            "created_at": db_time(created),
+            "released_at": db_time(released),
+            "upcoming_release": False,
+            "author": ub[rng.choice(people)],
+            "commit": tag["commit"],
+            "milestones": [ms_short[0]] if ms_short and k == 0 else [],
+            "commit_path": f"/{full}/-/commit/{tag['commit']['id']}",
+            "tag_path": f"/{full}/-/tags/{tag['name']}",
+            "assets": {
+                "count": 4,
+                "sources": [
+                    {
+                        "format": fmt,
+                        "url": f"{web}/-/archive/{tag['name']}/{project['path']}-{tag['name']}.{fmt}",
+                    }
+                    for fmt in ("zip", "tar.gz", "tar.bz2", "tar")
+                ],
+                "links": [],
+            },
+            "evidences": [
                 {
-                    "tag_name": tag["name"],
-                    "description": description,
-                    "name": f"{project['name']} {tag['name']}",
-                    "created_at": db_time(created),
-                    "released_at": db_time(released),
-                    "upcoming_release": False,
-                    "author": ub[rng.choice(people)],
-                    "commit": tag["commit"],
-                    "milestones": [ms_short[0]] if ms_short and k == 0 else [],
-                    "commit_path": f"/{full}/-/commit/{tag['commit']['id']}",
-                    "tag_path": f"/{full}/-/tags/{tag['name']}",
-                    "assets": {
-                        "count": 4,
-                        "sources": [
-                            {
-                                "format": fmt,
-                                "url": f"{web}/-/archive/{tag['name']}/{project['path']}-{tag['name']}.{fmt}",
-                            }
-                            for fmt in ("zip", "tar.gz", "tar.bz2", "tar")
-                        ],
-                        "links": [],
-                    },
-                    "evidences": [
-                        {
-                            "sha": _sha(pid, tag["name"], "ev"),
-                            "filepath": f"{web}/-/releases/{tag['name']}/evidences/1.json",
-                            "collected_at": db_time(created),
-                        }
-                    ],
-                    "_links": {
-                        "closed_issues_url": f"{web}/-/issues?release_tag={tag['name']}&state=closed",
-                        "closed_merge_requests_url": f"{web}/-/merge_requests?release_tag={tag['name']}&state=closed",
-                        "edit_url": f"{web}/-/releases/{tag['name']}/edit",
-                        "merged_merge_requests_url": f"{web}/-/merge_requests?release_tag={tag['name']}&state=merged",
-                        "opened_issues_url": f"{web}/-/issues?release_tag={tag['name']}&state=opened",
-                        "opened_merge_requests_url": f"{web}/-/merge_requests?release_tag={tag['name']}&state=opened",
-                        "self": f"{web}/-/releases/{tag['name']}",
-                    },
+                    "sha": _sha(pid, tag["name"], "ev"),
+                    "filepath": f"{web}/-/releases/{tag['name']}/evidences/1.json",
+                    "collected_at": db_time(created),
                 }
-            )
+            ],
+            "_links": {
+                "closed_issues_url": f"{web}/-/issues?release_tag={tag['name']}&state=closed",
+                "closed_merge_requests_url": f"{web}/-/merge_requests?release_tag={tag['name']}&state=closed",
+                "edit_url": f"{web}/-/releases/{tag['name']}/edit",
+                "merged_merge_requests_url": f"{web}/-/merge_requests?release_tag={tag['name']}&state=merged",
+                "opened_issues_url": f"{web}/-/issues?release_tag={tag['name']}&state=opened",
+                "opened_merge_requests_url": f"{web}/-/merge_requests?release_tag={tag['name']}&state=opened",
+                "self": f"{web}/-/releases/{tag['name']}",
+            },
+        }
 
     def _generate_languages(self, g: ProjectGen) -> None:
         """Languages."""
