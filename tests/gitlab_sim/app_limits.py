@@ -42,7 +42,7 @@ MESSAGE = "This endpoint has been requested too many times. Try again later."
 @dataclass(frozen=True)
 class AppLimit:
     key: str
-    routes: tuple[str, ...]  # simulator route names (routes.py ROUTES)
+    routes: tuple[str, ...]  # simulator route names (the areas' ROUTES, tests/gitlab_sim/areas/)
     threshold: int
     interval: int  # seconds
     by_user_or_ip: bool  # check_rate_limit_by_user_or_ip! (else scope: current_user)

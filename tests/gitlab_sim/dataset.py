@@ -5,6 +5,11 @@ objects, real types). Generation is lazy per project: `Dataset.generate` only pl
 record counts and id ranges); a project's records are generated on first access from their own seed, so a
 million-record dataset plans in milliseconds and the server only materialises the projects it serves. The
 same seed always yields the same bytes, whatever order projects are touched in.
+
+`Dataset` composes one mixin per GitLab area (tests/gitlab_sim/areas/: projects, groups with the members,
+labels and milestones groups and projects share, users, issues, merge requests, repository, CI/CD, events,
+security); it keeps the instance's state, its clock, id sequences, and the order of a project's generation
+steps (`_generate_project`). The shared containers and helpers are in model.py.
 """
 
 from __future__ import annotations
@@ -90,7 +95,7 @@ class Dataset(
         self.bridges_route = True
         # A database statement timeout (issue 10 item 5): a group-level issue or merge request listing whose
         # filters match more than this many rows across the group's projects is cancelled (None: never).
-        # The cost is the query's, so every page of such a listing fails alike (routes.py `_statement_timeout`).
+        # The cost is the query's, so every page of such a listing fails alike (areas/issues.py `_statement_timeout`).
         self.statement_timeout_rows: int | None = None
         # The instance's time zone (gitlab.yml `gitlab.time_zone`, Rails' `Time.zone`; default UTC) as a UTC
         # offset in minutes, from -720 to +840: the events finder's `after`/`before` are whole days of it.
