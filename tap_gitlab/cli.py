@@ -111,9 +111,9 @@ def _is_timestamp(value: str) -> bool:
 
 def preflight(argv: t.Sequence[str]) -> None:
     """Check the files named by `argv` before the SDK reads them; raise `UserError` on the first problem."""
-    from tap_gitlab.streams import STREAM_TYPES  # noqa: PLC0415
+    from tap_gitlab.streams import STREAMS  # noqa: PLC0415
 
-    replication_keys = {stream.name: stream.replication_key for stream in STREAM_TYPES}
+    replication_keys = {spec.name: spec.replication_key for spec in STREAMS}
     for path in _option_values(argv, "--config"):
         if path != "ENV":
             check_config(_read_json("--config", path), path)

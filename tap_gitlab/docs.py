@@ -13,9 +13,9 @@ import typing as t
 import yaml
 
 from tap_gitlab.scope import Scope
-from tap_gitlab.settings import SETTINGS_SCHEMA, meltano_settings
-from tap_gitlab.streams import STREAM_TYPES, GitLabStream
-from tap_gitlab.tap import TapGitLab
+from tap_gitlab.settings import SETTINGS_SCHEMA, Settings, meltano_settings, normalize
+from tap_gitlab.spec import StreamSpec, endpoint, partitions
+from tap_gitlab.streams import STREAMS
 
 BEGIN = "<!-- stream-table:begin -->"
 END = "<!-- stream-table:end -->"
@@ -23,28 +23,27 @@ SETTINGS_BEGIN = "<!-- settings-table:begin -->"
 SETTINGS_END = "<!-- settings-table:end -->"
 
 
-def _mode(stream: type[GitLabStream]) -> str:
-    if not stream.replication_key:
+def _mode(spec: StreamSpec) -> str:
+    if not spec.replication_key:
         return "full"
-    if stream.parent_path:
+    if spec.parent:
         return "incremental (changed parents)"
-    return "incremental" + (", sorted" if stream.is_sorted else "")
+    return "incremental" + (", sorted" if spec.sorted else "")
 
 
-def _notes(stream: type[GitLabStream]) -> str:
+def _notes(spec: StreamSpec) -> str:
     notes = []
-    if stream.opt_in_setting:
-        notes.append(f"opt-in: `{stream.opt_in_setting}`")
-    if stream.licence_note:
-        notes.append(stream.licence_note)
-    if stream.since_param and stream.replication_key:
-        notes.append(f"server filter `{stream.since_param}`")
-    if getattr(stream, "doc_note", None):
-        notes.append(stream.doc_note)  # type: ignore[attr-defined]
-    if stream.hidden_filter:
-        param, value = stream.hidden_filter
-        setting = f" (`{stream.hidden_setting}`)" if stream.hidden_setting else ""
-        notes.append(f"a second partition per project reads `{param}={value}`{setting}")
+    if spec.opt_in:
+        notes.append(f"opt-in: `{spec.opt_in}`")
+    if spec.licence_note:
+        notes.append(spec.licence_note)
+    if spec.since_param and spec.replication_key:
+        notes.append(f"server filter `{spec.since_param}`")
+    if spec.doc_note:
+        notes.append(spec.doc_note)
+    if spec.hidden:
+        setting = f" (`{spec.hidden.setting}`)" if spec.hidden.setting else ""
+        notes.append(f"a second partition per project reads `{spec.hidden.param}={spec.hidden.value}`{setting}")
     return "; ".join(notes)
 
 
@@ -52,13 +51,13 @@ def _template(path: str) -> str:
     return path.replace("{project_id}", ":id").replace("{group_id}", ":id")
 
 
-def _parent(stream: type[GitLabStream]) -> str:
+def _parent(spec: StreamSpec) -> str:
     """The listing whose changed records tell a fan-out stream which parents to read: per partition kind."""
-    if not stream.parent_path:
+    if not spec.parent:
         return "—"
-    if stream.group_listing_path:
-        return f"`{_template(stream.group_listing_path)}` (top group); `{_template(stream.parent_path)}` (project)"
-    return f"`{_template(stream.parent_path)}`"
+    if spec.group_listing:
+        return f"`{_template(spec.group_listing.path)}` (top group); `{_template(spec.parent.path)}` (project)"
+    return f"`{_template(spec.parent.path)}`"
 
 
 # A sample scope for `_partitions`: top group 1 holds project 10 (and subgroup 2); project 20 is configured alone.
@@ -71,20 +70,20 @@ _SAMPLE_SCOPE = Scope(
 _KEY_NAMES = {"group_id": "group", "project_id": "project"}
 
 
-def _partitions(stream: GitLabStream, without_subgroups: GitLabStream) -> str:
+def _partitions(spec: StreamSpec) -> str:
     """What the stream's state is keyed by: the stream's own partitions over the sample scope, by shape
     (and, where it differs, with `include_subgroups` off)."""
-    shapes = _shapes(stream)
-    other = _shapes(without_subgroups)
+    shapes = _shapes(spec, _sample_settings())
+    other = _shapes(spec, _sample_settings(include_subgroups=False))
     if other != shapes:
         return f"{shapes}; with `include_subgroups` off: {other}"
     return shapes
 
 
-def _shapes(stream: GitLabStream) -> str:
-    if stream.scope.startswith("resolved_"):
+def _shapes(spec: StreamSpec, settings: Settings) -> str:
+    if spec.scope.startswith("resolved_"):
         return "one (the whole scope)"
-    contexts = stream.partitions
+    contexts = partitions(spec, settings, _SAMPLE_SCOPE)
     if contexts is None:
         return "one (the instance)"
     shapes: list[str] = []
@@ -93,9 +92,9 @@ def _shapes(stream: GitLabStream) -> str:
         for key, value in context.items():
             if key not in _KEY_NAMES:
                 parts.append(f"`{key}={value}`")
-            elif key == "group_id" and stream.scope == "project":
+            elif key == "group_id" and spec.scope == "project":
                 parts.append("top group (`group_id`)")
-            elif key == "project_id" and stream.group_listing_path and stream.settings.include_subgroups:
+            elif key == "project_id" and spec.group_listing and settings.include_subgroups:
                 parts.append("project configured alone (`project_id`)")
             else:
                 parts.append(f"{_KEY_NAMES[key]} (`{key}`)")
@@ -105,16 +104,13 @@ def _shapes(stream: GitLabStream) -> str:
     return "; ".join(shapes)
 
 
-def _sample_streams(**settings: t.Any) -> dict[str, GitLabStream]:
-    """Every stream of a tap with every opt-in on, over `_SAMPLE_SCOPE` (no request is made)."""
+def _sample_settings(**settings: t.Any) -> Settings:
+    """The settings of a tap with every opt-in on (no request is made)."""
     config: dict[str, t.Any] = {"api_url": "https://127.0.0.1:9", "private_token": "docs-sample", **settings}
     for name, spec in SETTINGS_SCHEMA["properties"].items():
         if spec.get("type") == ["boolean", "null"] and spec.get("default") is False and name.startswith("fetch_"):
             config[name] = True
-    tap = TapGitLab(config=config, parse_env_config=False, setup_mapper=False)
-    tap.__dict__["scope"] = _SAMPLE_SCOPE
-    tap.bind_streams()
-    return {name: t.cast(GitLabStream, stream) for name, stream in tap.streams.items()}
+    return normalize(config)
 
 
 def stream_table_markdown() -> str:
@@ -124,14 +120,11 @@ def stream_table_markdown() -> str:
         "| mode | notes |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    instances = _sample_streams()
-    flat = _sample_streams(include_subgroups=False)
-    for stream in STREAM_TYPES:
-        partitions = _partitions(instances[stream.name], flat[stream.name])
+    for spec in STREAMS:
         lines.append(
-            f"| `{stream.name}` | `{stream.endpoint()}` | {partitions} | {_parent(stream)} | "
-            f"{', '.join(f'`{key}`' for key in stream.primary_keys)} | "
-            f"{f'`{stream.replication_key}`' if stream.replication_key else '—'} | {_mode(stream)} | {_notes(stream)} |"
+            f"| `{spec.name}` | `{endpoint(spec)}` | {_partitions(spec)} | {_parent(spec)} | "
+            f"{', '.join(f'`{key}`' for key in spec.keys)} | "
+            f"{f'`{spec.replication_key}`' if spec.replication_key else '—'} | {_mode(spec)} | {_notes(spec)} |"
         )
     return "\n".join(lines)
 

@@ -15,7 +15,7 @@ from tap_gitlab.progress import Progress, install_log_filters, progress_seconds
 from tap_gitlab.scope import Scope, check_access, resolve_scope
 from tap_gitlab.sdk_adapter import AdaptedTap
 from tap_gitlab.settings import SETTINGS_SCHEMA, Settings, normalize, text_tolerant_schema
-from tap_gitlab.streams import STREAM_TYPES, GitLabStream
+from tap_gitlab.streams import STREAMS, GitLabStream
 
 logger = logging.getLogger("tap-gitlab")
 
@@ -115,14 +115,8 @@ class TapGitLab(AdaptedTap):
             version=self.initialized_at,
         )
 
-    def bind_streams(self) -> None:
-        """Hand every stream the run context (after scope resolution)."""
-        for stream in self.streams.values():
-            if isinstance(stream, GitLabStream):
-                stream.bind(self.run_context)
-
     def discover_streams(self) -> list[GitLabStream]:
-        streams = [stream_type(self, self.settings) for stream_type in STREAM_TYPES]
+        streams = [GitLabStream(self, spec, self.settings, lambda: self.run_context) for spec in STREAMS]
         for stream in streams:
             _bound_integers(stream.schema)
             # An opt-in stream whose setting is off is not selected by default (`selected-by-default: false`),
@@ -137,7 +131,7 @@ class TapGitLab(AdaptedTap):
         for stream in self.streams.values():
             if isinstance(stream, GitLabStream) and not stream.enabled and stream.selected:
                 stream.selected = False
-                off.append(f"{stream.name} ({stream.opt_in_setting})")
+                off.append(f"{stream.name} ({stream.spec.opt_in})")
         if off:
             logger.info("Opt-in streams whose setting is off, not extracted: %s", ", ".join(off))
 
@@ -149,11 +143,11 @@ class TapGitLab(AdaptedTap):
         for stream in self.streams.values():
             if not isinstance(stream, GitLabStream) or not stream.selected or not stream.enabled:
                 continue
-            if stream.scope in ("resolved_projects", "resolved_groups"):
+            if stream.spec.scope in ("resolved_projects", "resolved_groups"):
                 continue
             for context in stream.partitions or [None]:  # type: ignore[list-item]
                 key = plan_key(stream.name, context)
-                entries.append((key, functools.partial(_producer, stream, context)))
+                entries.append((key, functools.partial(stream.plan, context)))
         self.prefetcher.set_plan(entries)
 
     def sync_all(self) -> None:  # type: ignore[misc]
@@ -161,7 +155,7 @@ class TapGitLab(AdaptedTap):
         try:
             # A failure here (bad token, unknown group) has emitted nothing: no STATE that could pass for progress.
             _ = self.progress  # a bad TAP_GITLAB_PROGRESS_SECONDS is one line before any request
-            self.bind_streams()  # resolves the scope
+            _ = self.run_context  # resolves the scope
             self._deselect_disabled()
             self._build_plan()
         except BaseException:
@@ -241,12 +235,6 @@ def _bound_integers(schema: t.Any) -> None:
     elif isinstance(schema, list):
         for value in schema:
             _bound_integers(value)
-
-
-def _producer(stream: GitLabStream, context: t.Mapping[str, t.Any] | None) -> t.Callable[[], t.Iterator[t.Any]]:
-    if stream.scope in ("project", "group") and not context:
-        return lambda: iter(())  # no group (or project) in the selection: the SDK still asks once, with {}
-    return stream.plan_partition(context).produce
 
 
 def validate_access(config: dict[str, t.Any]) -> dict[str, t.Any]:

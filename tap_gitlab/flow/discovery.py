@@ -64,14 +64,14 @@ class StreamInfo:
 
 def tap_catalog(config: dict[str, t.Any]) -> dict[str, StreamInfo]:
     """The tap's catalog for a *tap* config, by stream name, in the tap's order. Raises `UserError`."""
-    from tap_gitlab.streams import STREAM_TYPES  # noqa: PLC0415 - singer-sdk is slow to import; spec needs none
+    from tap_gitlab.streams import SPECS, STREAMS  # noqa: PLC0415 - singer-sdk is slow to import; spec needs none
     from tap_gitlab.tap import TapGitLab  # noqa: PLC0415
 
     # singer-sdk fills defaults into the config it is given: hand it a copy.
     tap = TapGitLab(config=dict(config), parse_env_config=False, validate_config=True, setup_mapper=False)
     entries = {entry["tap_stream_id"]: entry for entry in tap.catalog_dict["streams"]}
     # The tap's registry order (the order it syncs in), not the catalog's alphabetical one.
-    registry = [stream_type.name for stream_type in STREAM_TYPES if stream_type.name in entries]
+    registry = [spec.name for spec in STREAMS if spec.name in entries]
     order = registry + [name for name in entries if name not in registry]
     streams: dict[str, StreamInfo] = {}
     for entry in (entries[name] for name in order):
@@ -91,7 +91,7 @@ def tap_catalog(config: dict[str, t.Any]) -> dict[str, StreamInfo]:
             key_properties=tuple(keys),
             incremental=incremental,
             enabled=bool(getattr(stream, "enabled", True)),
-            opt_in_setting=getattr(stream, "opt_in_setting", None),
+            opt_in_setting=SPECS[name].opt_in if name in SPECS else None,
         )
     return streams
 

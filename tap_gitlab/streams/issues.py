@@ -11,65 +11,57 @@ events (label, state and milestone changes; opt-in) are read the same way.
 
 from __future__ import annotations
 
-import typing as t
+from tap_gitlab.readers import fan_out, listing
+from tap_gitlab.spec import Child, GroupListing, Parent, StreamSpec
 
-from tap_gitlab.streams.base import GitLabStream
-
-ISSUE_LISTING: dict[str, t.Any] = {"scope": "all", "order_by": "updated_at", "sort": "asc"}
-
-
-class IssuesStream(GitLabStream):
-    name = "issues"
-    path = "/projects/{project_id}/issues"
-    group_listing_path = "/groups/{group_id}/issues"
-    archived_param = "non_archived"
-    params = ISSUE_LISTING
-    replication_key = "updated_at"
-    since_param = "updated_after"
-    is_sorted = True
-
-
-class _IssueChild(GitLabStream):
-    """Read for the issues changed since the child stream's bookmark."""
-
-    parent_path = "/projects/{project_id}/issues"
-    group_listing_path = "/groups/{group_id}/issues"
-    archived_param = "non_archived"
-    parent_params = ISSUE_LISTING
-    parent_fields: t.ClassVar[dict[str, str]] = {
-        "project_id": "project_id",
-        "issue_iid": "iid",
-        "issue_updated_at": "updated_at",
-    }
-    replication_key = "issue_updated_at"
-    since_param = "updated_after"
-    is_sorted = True
-
-
-class IssueNotesStream(_IssueChild):
-    name = "issue_notes"
-    child_path = "/projects/{project_id}/issues/{iid}/notes"
-    child_params: t.ClassVar[dict[str, t.Any]] = {"sort": "asc", "order_by": "created_at"}
-
-
+ISSUE_LISTING = {"scope": "all", "order_by": "updated_at", "sort": "asc"}
+ISSUES_IN_GROUPS = GroupListing("/groups/{group_id}/issues", archived_param="non_archived")
 # Resource events: who added or removed a label, changed the state or the milestone, and when (the history
 # behind an issue's or merge request's current fields). Each change touches its issue's `updated_at`.
 RESOURCE_EVENTS_SETTING = "fetch_resource_events"
 
+ISSUES = StreamSpec(
+    name="issues",
+    reader=listing.read,
+    path="/projects/{project_id}/issues",
+    group_listing=ISSUES_IN_GROUPS,
+    params=ISSUE_LISTING,
+    replication_key="updated_at",
+    since_param="updated_after",
+    sorted=True,
+)
 
-class IssueLabelEventsStream(_IssueChild):
-    name = "issue_label_events"
-    child_path = "/projects/{project_id}/issues/{iid}/resource_label_events"
-    opt_in_setting = RESOURCE_EVENTS_SETTING
+
+def issue_child(name: str, child: Child, opt_in: str | None = None) -> StreamSpec:
+    """A stream read for the issues changed since its own bookmark."""
+    return StreamSpec(
+        name=name,
+        reader=fan_out.read,
+        parent=Parent(
+            "/projects/{project_id}/issues",
+            ISSUE_LISTING,
+            fields={"project_id": "project_id", "issue_iid": "iid", "issue_updated_at": "updated_at"},
+        ),
+        child=child,
+        group_listing=ISSUES_IN_GROUPS,
+        replication_key="issue_updated_at",
+        since_param="updated_after",
+        sorted=True,
+        opt_in=opt_in,
+    )
 
 
-class IssueStateEventsStream(_IssueChild):
-    name = "issue_state_events"
-    child_path = "/projects/{project_id}/issues/{iid}/resource_state_events"
-    opt_in_setting = RESOURCE_EVENTS_SETTING
-
-
-class IssueMilestoneEventsStream(_IssueChild):
-    name = "issue_milestone_events"
-    child_path = "/projects/{project_id}/issues/{iid}/resource_milestone_events"
-    opt_in_setting = RESOURCE_EVENTS_SETTING
+ISSUE_NOTES = issue_child(
+    "issue_notes", Child("/projects/{project_id}/issues/{iid}/notes", {"sort": "asc", "order_by": "created_at"})
+)
+ISSUE_LABEL_EVENTS = issue_child(
+    "issue_label_events", Child("/projects/{project_id}/issues/{iid}/resource_label_events"), RESOURCE_EVENTS_SETTING
+)
+ISSUE_STATE_EVENTS = issue_child(
+    "issue_state_events", Child("/projects/{project_id}/issues/{iid}/resource_state_events"), RESOURCE_EVENTS_SETTING
+)
+ISSUE_MILESTONE_EVENTS = issue_child(
+    "issue_milestone_events",
+    Child("/projects/{project_id}/issues/{iid}/resource_milestone_events"),
+    RESOURCE_EVENTS_SETTING,
+)

@@ -6,74 +6,60 @@ stream's bookmark (a push to the source branch, a note or an approval touches th
 
 from __future__ import annotations
 
-import typing as t
-
-from tap_gitlab.streams.base import GitLabStream
+from tap_gitlab.readers import fan_out, listing
+from tap_gitlab.spec import Child, GroupListing, Parent, StreamSpec
 from tap_gitlab.streams.issues import RESOURCE_EVENTS_SETTING
 
-MERGE_REQUEST_LISTING: dict[str, t.Any] = {
-    "scope": "all",
-    "state": "all",
-    "order_by": "updated_at",
-    "sort": "asc",
-}
-_MR_FIELDS = {"project_id": "project_id", "merge_request_iid": "iid", "merge_request_updated_at": "updated_at"}
+MERGE_REQUEST_LISTING = {"scope": "all", "state": "all", "order_by": "updated_at", "sort": "asc"}
+MERGE_REQUESTS_IN_GROUPS = GroupListing("/groups/{group_id}/merge_requests", archived_param="non_archived")
+
+MERGE_REQUESTS = StreamSpec(
+    name="merge_requests",
+    reader=listing.read,
+    path="/projects/{project_id}/merge_requests",
+    group_listing=MERGE_REQUESTS_IN_GROUPS,
+    params=MERGE_REQUEST_LISTING,
+    replication_key="updated_at",
+    since_param="updated_after",
+    sorted=True,
+)
 
 
-class MergeRequestsStream(GitLabStream):
-    name = "merge_requests"
-    path = "/projects/{project_id}/merge_requests"
-    group_listing_path = "/groups/{group_id}/merge_requests"
-    archived_param = "non_archived"
-    params = MERGE_REQUEST_LISTING
-    replication_key = "updated_at"
-    since_param = "updated_after"
-    is_sorted = True
+def merge_request_child(
+    name: str, child: Child, *, keys: tuple[str, ...] = ("id",), opt_in: str | None = None
+) -> StreamSpec:
+    """A stream read for the merge requests changed since its own bookmark."""
+    fields = {"project_id": "project_id", "merge_request_iid": "iid", "merge_request_updated_at": "updated_at"}
+    return StreamSpec(
+        name=name,
+        reader=fan_out.read,
+        keys=keys,
+        parent=Parent("/projects/{project_id}/merge_requests", MERGE_REQUEST_LISTING, fields=fields),
+        child=child,
+        group_listing=MERGE_REQUESTS_IN_GROUPS,
+        replication_key="merge_request_updated_at",
+        since_param="updated_after",
+        sorted=True,
+        opt_in=opt_in,
+    )
 
 
-class _MergeRequestChild(GitLabStream):
-    parent_path = "/projects/{project_id}/merge_requests"
-    group_listing_path = "/groups/{group_id}/merge_requests"
-    archived_param = "non_archived"
-    parent_params = MERGE_REQUEST_LISTING
-    parent_fields: t.ClassVar[dict[str, str]] = _MR_FIELDS
-    replication_key = "merge_request_updated_at"
-    since_param = "updated_after"
-    is_sorted = True
-
-
-class MergeRequestCommitsStream(_MergeRequestChild):
-    name = "merge_request_commits"
-    primary_keys: t.ClassVar[list[str]] = ["project_id", "merge_request_iid", "id"]
-    child_path = "/projects/{project_id}/merge_requests/{iid}/commits"
-
-
-class MergeRequestNotesStream(_MergeRequestChild):
-    name = "merge_request_notes"
-    child_path = "/projects/{project_id}/merge_requests/{iid}/notes"
-    child_params: t.ClassVar[dict[str, t.Any]] = {"sort": "asc", "order_by": "created_at"}
-
-
-class MergeRequestApprovalsStream(_MergeRequestChild):
-    name = "merge_request_approvals"
-    primary_keys: t.ClassVar[list[str]] = ["project_id", "merge_request_iid"]
-    child_path = "/projects/{project_id}/merge_requests/{iid}/approvals"
-    child_is_object = True
-
-
-class MergeRequestLabelEventsStream(_MergeRequestChild):
-    name = "merge_request_label_events"
-    child_path = "/projects/{project_id}/merge_requests/{iid}/resource_label_events"
-    opt_in_setting = RESOURCE_EVENTS_SETTING
-
-
-class MergeRequestStateEventsStream(_MergeRequestChild):
-    name = "merge_request_state_events"
-    child_path = "/projects/{project_id}/merge_requests/{iid}/resource_state_events"
-    opt_in_setting = RESOURCE_EVENTS_SETTING
-
-
-class MergeRequestMilestoneEventsStream(_MergeRequestChild):
-    name = "merge_request_milestone_events"
-    child_path = "/projects/{project_id}/merge_requests/{iid}/resource_milestone_events"
-    opt_in_setting = RESOURCE_EVENTS_SETTING
+MR = "/projects/{project_id}/merge_requests/{iid}"
+MERGE_REQUEST_COMMITS = merge_request_child(
+    "merge_request_commits", Child(f"{MR}/commits"), keys=("project_id", "merge_request_iid", "id")
+)
+MERGE_REQUEST_NOTES = merge_request_child(
+    "merge_request_notes", Child(f"{MR}/notes", {"sort": "asc", "order_by": "created_at"})
+)
+MERGE_REQUEST_APPROVALS = merge_request_child(
+    "merge_request_approvals", Child(f"{MR}/approvals", is_object=True), keys=("project_id", "merge_request_iid")
+)
+MERGE_REQUEST_LABEL_EVENTS = merge_request_child(
+    "merge_request_label_events", Child(f"{MR}/resource_label_events"), opt_in=RESOURCE_EVENTS_SETTING
+)
+MERGE_REQUEST_STATE_EVENTS = merge_request_child(
+    "merge_request_state_events", Child(f"{MR}/resource_state_events"), opt_in=RESOURCE_EVENTS_SETTING
+)
+MERGE_REQUEST_MILESTONE_EVENTS = merge_request_child(
+    "merge_request_milestone_events", Child(f"{MR}/resource_milestone_events"), opt_in=RESOURCE_EVENTS_SETTING
+)

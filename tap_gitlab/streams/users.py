@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import typing as t
+from tap_gitlab.readers import listing
+from tap_gitlab.spec import StreamSpec
 
-from tap_gitlab.streams.base import GitLabStream
-
-
-class SiteUsersStream(GitLabStream):
-    name = "site_users"
-    scope = "instance"
-    path = "/users"
+SITE_USERS = StreamSpec(
+    name="site_users",
+    reader=listing.read,
+    scope="instance",
+    path="/users",
     # Offset pagination stops at 50,000 users; keyset does not.
-    params: t.ClassVar[dict[str, t.Any]] = {"pagination": "keyset", "order_by": "id", "sort": "asc"}
-    opt_in_setting = "fetch_site_users"
+    params={"pagination": "keyset", "order_by": "id", "sort": "asc"},
+    opt_in="fetch_site_users",
+)

@@ -26,21 +26,21 @@ def test_discover_output_matches_the_snapshot(tmp_path):
 
 
 def test_discovered_keys_and_replication_follow_the_stream_classes(tmp_path):
-    from tap_gitlab.streams import STREAM_TYPES
+    from tap_gitlab.streams import STREAMS
 
     catalog = discover(tmp_path, CONFIG)
     entries = {entry["tap_stream_id"]: entry for entry in catalog["streams"]}
-    assert set(entries) == {stream.name for stream in STREAM_TYPES}
-    for stream in STREAM_TYPES:
+    assert set(entries) == {stream.name for stream in STREAMS}
+    for stream in STREAMS:
         entry = entries[stream.name]
         top = next(m["metadata"] for m in entry["metadata"] if m["breadcrumb"] == [])
-        assert top["table-key-properties"] == stream.primary_keys, stream.name
-        assert entry["key_properties"] == stream.primary_keys, stream.name
+        assert top["table-key-properties"] == list(stream.keys), stream.name
+        assert entry["key_properties"] == list(stream.keys), stream.name
         if stream.replication_key:
             assert entry["replication_method"] == "INCREMENTAL", stream.name
             assert entry["replication_key"] == stream.replication_key, stream.name
             assert top["valid-replication-keys"] == [stream.replication_key], stream.name
         else:
             assert entry["replication_method"] == "FULL_TABLE", stream.name
-        for key in stream.primary_keys:
+        for key in stream.keys:
             assert key in entry["schema"]["properties"], (stream.name, key)

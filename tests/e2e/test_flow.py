@@ -20,7 +20,7 @@ from tap_gitlab.flow import capture, discovery, protocol, spec
 from tap_gitlab.flow.__main__ import serve
 from tap_gitlab.flow.protocol import Log, Output
 from tap_gitlab.settings import SETTINGS_SCHEMA, normalize
-from tap_gitlab.streams import STREAM_TYPES
+from tap_gitlab.streams import STREAMS
 from tests.support.flow_harness import check_response, check_session, merge_patch, reduce_state, run_connector
 
 TOKEN = "glpat-flow-secret-token-0123"
@@ -414,19 +414,19 @@ def discovered(sim, dataset) -> dict[str, dict[str, t.Any]]:
 
 
 def test_discover_gives_one_binding_per_stream_keyed_by_its_primary_keys(discovered):
-    assert list(discovered) == [stream.name for stream in STREAM_TYPES]
-    for stream in STREAM_TYPES:
+    assert list(discovered) == [stream.name for stream in STREAMS]
+    for stream in STREAMS:
         binding = discovered[stream.name]
         assert binding["recommendedName"] == stream.name
-        assert binding["key"] == ["/" + k for k in stream.primary_keys]
+        assert binding["key"] == ["/" + k for k in stream.keys]
         assert binding["resourceConfig"]["syncMode"] == ("incremental" if stream.replication_key else "full_refresh")
         schema = binding["documentSchema"]
         jsonschema.Draft7Validator.check_schema(schema)
         assert schema["type"] == "object"
-        for key in stream.primary_keys:
+        for key in stream.keys:
             assert key in schema["required"]
             assert "null" not in json.dumps(schema["properties"][key]), (stream.name, key)
-        assert binding.get("disable", False) == (stream.opt_in_setting is not None)
+        assert binding.get("disable", False) == (stream.opt_in is not None)
 
 
 def test_validate_checks_access_and_answers_resource_paths_in_request_order(sim, dataset):

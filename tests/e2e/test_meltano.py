@@ -27,7 +27,7 @@ import yaml
 
 from tap_gitlab.docs import PLUGIN_DEFINITION, plugin_definition_yaml
 from tap_gitlab.settings import SETTINGS_SCHEMA, normalize
-from tap_gitlab.streams import STREAM_TYPES
+from tap_gitlab.streams import STREAMS
 from tests.gitlab_sim import Dataset, GitLabSimulator
 from tests.support.tap_harness import all_opt_ins, discover, run_tap, select, sim_config
 
@@ -271,7 +271,7 @@ def test_the_distribution_builds_as_a_wheel_named_apart_from_pypis_tap_gitlab_wi
         metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
         assert "Name: tap-gitlab-connector" in wheel.read(metadata).decode()
         entry_points = wheel.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
-    for stream in STREAM_TYPES:
+    for stream in STREAMS:
         assert f"tap_gitlab/schemas/{stream.name}.json" in names, stream.name
     assert "tap-gitlab = tap_gitlab.cli:main" in entry_points
     assert "flow-source-gitlab = tap_gitlab.flow.__main__:main" in entry_points
@@ -280,7 +280,7 @@ def test_the_distribution_builds_as_a_wheel_named_apart_from_pypis_tap_gitlab_wi
 # -- the Singer catalog: opt-in streams ----------------------------------------------------------------------
 
 DISCOVER_CONFIG = {"api_url": "https://127.0.0.1:9", "private_token": "glpat-discover-0123456789"}
-OPT_IN = {cls.name: cls.opt_in_setting for cls in STREAM_TYPES if cls.opt_in_setting}
+OPT_IN = {spec.name: spec.opt_in for spec in STREAMS if spec.opt_in}
 
 
 def _top_metadata(catalog: dict) -> dict[str, dict]:
@@ -308,7 +308,7 @@ def test_a_catalog_selecting_every_stream_sends_no_schema_for_opt_in_streams_who
         config = sim_config(sim, TOKEN, groups=dataset.top_group_paths())
         run = run_tap(tmp_path / "run", config, catalog=select(discover(tmp_path, config), None))
     assert run.returncode == 0, run.stderr[-3000:]
-    assert set(run.schemas) == {cls.name for cls in STREAM_TYPES} - set(OPT_IN)
+    assert set(run.schemas) == {spec.name for spec in STREAMS} - set(OPT_IN)
     assert not set(run.records) & set(OPT_IN)
     lines = [line for line in run.stderr.splitlines() if "Opt-in streams whose setting is off" in line]
     assert len(lines) == 1, lines

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_gitlab.streams import STREAM_TYPES
+from tap_gitlab.streams import STREAMS
 from tests.gitlab_sim import Dataset, GitLabSimulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,10 +37,10 @@ PROJECT = ROOT / ".warehouse" / "project"
 DUCKDB_PYTHON = PROJECT / ".meltano" / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
 TOKEN = "glpat-warehouse-0123456789abcdef"
 SCHEMA = "gitlab"
-DEFAULT_STREAMS = sorted(cls.name for cls in STREAM_TYPES if not cls.opt_in_setting)
-OPT_IN_STREAMS = sorted(cls.name for cls in STREAM_TYPES if cls.opt_in_setting)
-KEYS = {cls.name: list(cls.primary_keys) for cls in STREAM_TYPES}
-FULL_TABLE = {cls.name for cls in STREAM_TYPES if not cls.replication_key}
+DEFAULT_STREAMS = sorted(spec.name for spec in STREAMS if not spec.opt_in)
+OPT_IN_STREAMS = sorted(spec.name for spec in STREAMS if spec.opt_in)
+KEYS = {spec.name: list(spec.keys) for spec in STREAMS}
+FULL_TABLE = {spec.name for spec in STREAMS if not spec.replication_key}
 
 pytestmark = [pytest.mark.slow, pytest.mark.warehouse]
 

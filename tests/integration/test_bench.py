@@ -79,9 +79,9 @@ def test_select_singer_keeps_every_stream_listed_and_selects_only_the_chosen():
 
 
 def test_peer_stream_maps_name_streams_our_tap_has():
-    from tap_gitlab.streams import STREAM_TYPES
+    from tap_gitlab.streams import STREAMS
 
-    ours = {cls.name for cls in STREAM_TYPES}
+    ours = {spec.name for spec in STREAMS}
     for peer, mapping in PEER_STREAMS.items():
         assert set(mapping.values()) <= ours, peer
 

@@ -35,9 +35,9 @@ STREAMS = [
 
 def _normal(value):
     """Timestamps as comparable text (the tap keeps GitLab's text; the dataset may hold another offset)."""
-    from tap_gitlab.streams.base import normalize_timestamp
+    from tap_gitlab.timestamps import normalize
 
-    return normalize_timestamp(value)
+    return normalize(value)
 
 
 class Mutator(threading.Thread):

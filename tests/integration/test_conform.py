@@ -15,7 +15,8 @@ from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_gitlab.conform import Conformer, scrub_url, utc_timestamp
-from tap_gitlab.streams import STREAM_TYPES
+from tap_gitlab.streams import STREAMS
+from tap_gitlab.streams.base import load_schema
 from tests.conftest import SIM_TOKEN
 
 LOG = logging.getLogger("test-conform")
@@ -84,16 +85,16 @@ def test_same_output_as_singer_sdk_on_every_stream_of_the_simulator_but_for_the_
     project_ids = list(gitlab_dataset.projects)[:3]
     group_ids = list(gitlab_dataset.groups)[:3]
     checked = set()
-    for cls in STREAM_TYPES:
-        schema = cls._load_schema()
+    for cls in STREAMS:
+        schema = load_schema(cls.name)
         conformer = Conformer(schema)
         raw: list[dict] = []
         contexts = [{"group_id": g} for g in group_ids] if cls.scope in ("group", "resolved_groups") else []
         contexts += [{"project_id": p} for p in project_ids] if cls.scope in ("project", "resolved_projects") else []
         for context in contexts or [{}]:
-            if cls.parent_path and cls.child_path:
-                for parent in _fetch(base, cls.parent_path.format(**context))[:5]:
-                    raw += _fetch(base, cls.child_path.format(**{**context, **parent}))
+            if cls.parent and cls.child:
+                for parent in _fetch(base, cls.parent.path.format(**context))[:5]:
+                    raw += _fetch(base, cls.child.path.format(**{**context, **parent}))
             elif "{file_path}" in cls.path:  # the readme: a file at a ref
                 raw += _fetch(base, cls.path.format(**context, file_path="README.md") + "?ref=main")
             elif cls.path:

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_gitlab.streams import STREAM_TYPES
+from tap_gitlab.streams import STREAMS
 from tests.gitlab_sim import Dataset, GitLabSimulator
 from tests.gitlab_sim.expected import GROUP_STREAMS
 from tests.support.readme_blocks import write_block
@@ -368,7 +368,7 @@ def test_sigkill_then_resume_loses_nothing_and_rereads_at_most_a_page_per_partit
 @pytest.mark.slow
 def test_sorted_streams_leave_at_most_a_page_of_records_per_partition_between_states(world: World) -> None:
     """Wherever a crash comes, the last STATE before it is at most one page behind in each partition."""
-    sorted_streams = {stream.name for stream in STREAM_TYPES if stream.is_sorted}
+    sorted_streams = {spec.name for spec in STREAMS if spec.sorted}
     states = iter([*world.baseline.states_after, len(world.baseline.records)])
     next_state = next(states)
     unsaved: collections.Counter[Partition] = collections.Counter()

@@ -20,9 +20,9 @@ SECRET_KEYS = ("private_token", "access_token", "personal_access_token", "refres
 
 def all_opt_ins() -> dict[str, bool]:
     """Every opt-in stream's setting, on: the configuration of tests that cover every stream."""
-    from tap_gitlab.streams import STREAM_TYPES
+    from tap_gitlab.streams import STREAMS
 
-    return {cls.opt_in_setting: True for cls in STREAM_TYPES if cls.opt_in_setting}
+    return {spec.opt_in: True for spec in STREAMS if spec.opt_in}
 
 
 def sim_config(sim: t.Any, token: str, **settings: t.Any) -> dict[str, t.Any]:

@@ -22,15 +22,15 @@ from jsonschema import Draft7Validator, FormatChecker
 from jsonschema.exceptions import FormatError, ValidationError
 
 from tap_gitlab.conform import is_credential
-from tap_gitlab.streams import STREAM_TYPES
-from tap_gitlab.streams.base import GitLabStream, ScopeStream
-from tap_gitlab.streams.projects import LanguagesStream
+from tap_gitlab.readers import project_fields, scope_records
+from tap_gitlab.spec import StreamSpec
+from tap_gitlab.streams import SPECS
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "tap_gitlab" / "schemas"
 FIXTURES = ROOT / "tests" / "unit" / "fixtures" / "gitlab_examples"
 
-STREAMS = {stream.name: stream for stream in STREAM_TYPES}
+STREAMS = SPECS
 
 # The partition a fixture object is read in, and the parent a fan-out child hangs off.
 PROJECT_ID = 4242
@@ -86,7 +86,7 @@ def load_fixture(name: str) -> list[dict[str, t.Any]]:
     return data
 
 
-def context_for(stream: type[GitLabStream]) -> dict[str, t.Any] | None:
+def context_for(stream: StreamSpec) -> dict[str, t.Any] | None:
     if stream.scope == "group":
         return {"group_id": GROUP_ID}
     if stream.scope == "project":
@@ -94,22 +94,22 @@ def context_for(stream: type[GitLabStream]) -> dict[str, t.Any] | None:
     return None  # instance-wide, or the scope's own groups and projects
 
 
-def shape_like_the_tap(stream: type[GitLabStream], api_object: dict[str, t.Any]) -> list[dict[str, t.Any]]:
-    """The records the tap makes of one API object, mirroring `GitLabStream.transform` and the fan-out producer."""
+def shape_like_the_tap(stream: StreamSpec, api_object: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    """The records the tap makes of one API object, mirroring tap_gitlab/readers (`records.shape`, `fan_out`)."""
     obj = json.loads(json.dumps(api_object))  # a deep copy
     for (name, field), values in ERRATA.items():
         if name == stream.name and obj.get(field) in values:
             obj[field] = values[obj[field]]
-    if issubclass(stream, ScopeStream):
+    if stream.reader is scope_records.read:
         return [obj]  # groups and projects are emitted as the scope resolution read them
     context = context_for(stream)
-    if stream.parent_path:
-        extras = {field: PARENT.get(source) for field, source in stream.parent_fields.items()}
+    if stream.parent:
+        extras = {field: PARENT.get(source) for field, source in stream.parent.fields.items()}
         obj = {**obj, **extras}
     key = "group_id" if stream.scope == "group" else "project_id"
     if context and key in context:
         obj.setdefault(key, context[key])
-    if issubclass(stream, LanguagesStream):
+    if stream.reader is project_fields.languages:
         # `{language: percent}` becomes one row per language
         return [
             {"project_id": obj["project_id"], "name": name, "percent": float(percent)}
@@ -185,7 +185,7 @@ def test_schema_is_valid_draft7_object_schema(name):
 def test_keys_are_declared_and_not_nullable(name):
     stream = STREAMS[name]
     properties = load_schema(name)["properties"]
-    for key in stream.primary_keys:
+    for key in stream.keys:
         assert key in properties, f"{name}: primary key {key} is not in the schema"
         assert "null" not in types_of(properties[key]), f"{name}: primary key {key} must not be nullable"
     if stream.replication_key:
@@ -214,7 +214,7 @@ def test_no_documented_field_is_dropped(name):
 def test_records_carry_their_keys(name):
     stream = STREAMS[name]
     for record in records_for(name):
-        for key in stream.primary_keys:
+        for key in stream.keys:
             assert record.get(key) is not None, f"{name}: {key} missing from a shaped record"
 
 
