@@ -21,6 +21,8 @@ import re
 import typing as t
 from dataclasses import dataclass, field
 
+from tap_gitlab.paginators import LinkPaginator, Paginator
+
 if t.TYPE_CHECKING:
     from tap_gitlab.bookmarks import Bookmark, Progress
     from tap_gitlab.context import RunContext
@@ -67,8 +69,9 @@ class Parent:
     """A fan-out stream's parent listing: filtered by the bookmark, it says which parents changed."""
 
     path: str
-    params: t.Mapping[str, t.Any] = field(default_factory=dict)
+    params: t.Mapping[str, t.Any] = field(default_factory=dict)  # filters only: the paginator orders
     fields: t.Mapping[str, str] = field(default_factory=dict)  # child record field -> parent field
+    paginator: Paginator = field(default_factory=LinkPaginator)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class Child:
 
     path: str
     params: t.Mapping[str, t.Any] = field(default_factory=dict)
+    paginator: Paginator = field(default_factory=LinkPaginator)
     is_object: bool = False  # the endpoint returns one object, not a list
     # The same children under another name, for GitLab versions without `path`: tried when a child request
     # answers 404 before any has succeeded in this run, and kept for the rest of it if it answers.
@@ -117,7 +121,8 @@ class StreamSpec:
     keys: tuple[str, ...] = ("id",)
     replication_key: str | None = None
     since_param: str | None = None  # GitLab's server-side filter on the replication key
-    params: t.Mapping[str, t.Any] = field(default_factory=dict)  # the listing's filters
+    params: t.Mapping[str, t.Any] = field(default_factory=dict)  # the listing's filters (the paginator orders)
+    paginator: Paginator = field(default_factory=LinkPaginator)  # tap_gitlab/paginators.py
     sorted: bool = False  # records come in replication-key order: a STATE after every page
     parent: Parent | None = None
     child: Child | None = None
@@ -129,9 +134,11 @@ class StreamSpec:
     drop_before_since: bool = False  # drop records older than the bookmark (for filters coarser than it)
 
     @property
-    def listing(self) -> tuple[str, t.Mapping[str, t.Any]]:
-        """The listing a partition pages through, and its filters: the parent's for a fan-out stream."""
-        return (self.parent.path, self.parent.params) if self.parent else (self.path, self.params)
+    def listing(self) -> tuple[str, t.Mapping[str, t.Any], Paginator]:
+        """The listing a partition pages through, its filters and its paginator: the parent's for a fan-out stream."""
+        if self.parent:
+            return self.parent.path, self.parent.params, self.parent.paginator
+        return self.path, self.params, self.paginator
 
 
 def enabled(spec: StreamSpec, settings: Settings) -> bool:

@@ -27,7 +27,7 @@ import typing as t
 
 from tap_gitlab.bookmarks import DEFAULT_HEAD, BranchHeads
 from tap_gitlab.errors import ResourceUnavailable
-from tap_gitlab.paginators import PER_PAGE
+from tap_gitlab.paginators import PER_PAGE, LinkPaginator
 from tap_gitlab.readers.records import shape
 from tap_gitlab.spec import Batch
 from tap_gitlab.timestamps import millis
@@ -40,6 +40,7 @@ if t.TYPE_CHECKING:
 logger = logging.getLogger("tap-gitlab")
 
 BRANCHES_PATH = "/projects/{project_id}/repository/branches"
+LINKS = LinkPaginator()  # commits and branches page by their next links
 
 
 def read(spec: StreamSpec, run: RunContext, partition: Partition, bookmark: Bookmark) -> t.Iterator[Batch]:
@@ -75,7 +76,7 @@ class HistoryReader:
             if head:
                 yield Batch([], progress=BranchHeads.of({**self.known, DEFAULT_HEAD: head[0]}))
             return
-        page = next(iter(self.client.pages(self.path, {"per_page": 1})), None)
+        page = next(iter(self.client.pages(self.path, {"per_page": 1}, LINKS)), None)
         if page is None or not page.records:
             return
         new = str(page.records[0]["id"])
@@ -87,7 +88,7 @@ class HistoryReader:
     def every_branch(self) -> t.Iterator[Batch]:
         branches = [
             (str(branch["name"]), str(branch["commit"]["id"]), bool(branch.get("default")))
-            for page in self.client.pages(BRANCHES_PATH.format(**self.context))
+            for page in self.client.pages(BRANCHES_PATH.format(**self.context), {}, LINKS)
             for branch in page.records
             if branch.get("commit")
         ]
@@ -169,7 +170,7 @@ class HistoryReader:
             params["all"] = "true"
         elif ref is not None:
             params["ref_name"] = ref
-        pages = self.client.pages(self.path, params)
+        pages = self.client.pages(self.path, params, LINKS)
         for page in pages:
             if listed is not None:
                 listed.append(len(page.records))
@@ -180,7 +181,7 @@ class HistoryReader:
                 pin.append(str(page.records[0]["id"]))
                 if len(page.records) < PER_PAGE:
                     return
-                for rest in self.client.pages(self.path, {**params, "ref_name": pin[0], "page": 2}):
+                for rest in self.client.pages(self.path, {**params, "ref_name": pin[0], "page": 2}, LINKS):
                     yield self._batch(rest.records)
                 return
 

@@ -105,7 +105,8 @@ class FanOut:
         if self.child.is_object:
             children = [client.get_object(path, self.child.params)]
         else:
-            children = [record for page in client.pages(path, self.child.params) for record in page.records]
+            pages = client.pages(path, self.child.params, self.child.paginator)
+            children = [record for page in pages for record in page.records]
         if self.spec.name not in self.run.learnt_routes:
             self.run.learnt_routes[self.spec.name] = route
             if route != self.child.path:

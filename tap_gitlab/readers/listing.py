@@ -1,9 +1,9 @@
 """A partition's listing, page by page: the stream's own, the parent listing of a fan-out stream, or a
 group-level listing (with subgroups) for a top group's partition.
 
-A group-level listing sorted by `updated_at` is read through `WindowNarrowing` (tap_gitlab/narrowing.py): on
-a database statement timeout it is narrowed to `updated_at` windows, and at last to the group's projects' own
-listings.
+Each listing is read with its declared paginator (`StreamSpec.paginator`, `Parent.paginator`). A group-level
+listing read by `UpdatedAtSeekPaginator` goes through `WindowNarrowing` (tap_gitlab/narrowing.py): on a database
+statement timeout it is narrowed to `updated_at` windows, and at last to the group's projects' own listings.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import typing as t
 
 from tap_gitlab.narrowing import WindowNarrowing
-from tap_gitlab.paginators import UpdatedAtSeek
+from tap_gitlab.paginators import UpdatedAtSeekPaginator
 from tap_gitlab.readers.records import shape
 from tap_gitlab.spec import Batch
 from tap_gitlab.timestamps import normalize
@@ -47,10 +47,13 @@ def pages(spec: StreamSpec, run: RunContext, partition: Partition, params: t.Map
     """The pages of a partition's listing (narrowed on statement timeouts for a group-level one)."""
     context = partition.context
     path = path_for(spec, context)
+    paginator = spec.listing[2]
     group_id = context.get("group_id")
-    if group_id is None or spec.scope != "project" or not spec.group_listing or not UpdatedAtSeek.applies(params):
-        return run.client.pages(path, params)
+    seeking = isinstance(paginator, UpdatedAtSeekPaginator)
+    if group_id is None or spec.scope != "project" or not spec.group_listing or not seeking:
+        return run.client.pages(path, params, paginator)
     scope = run.scope
+    params = {**params, **paginator.params}  # WindowNarrowing pages by the query's order (updated_at, asc)
     own = {key: value for key, value in params.items() if key != spec.group_listing.archived_param}
     template = spec.listing[0]
     projects = [

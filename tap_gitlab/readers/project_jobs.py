@@ -19,6 +19,7 @@ import datetime as dt
 import typing as t
 
 from tap_gitlab.bookmarks import JobsProgress
+from tap_gitlab.paginators import KeysetPaginator
 from tap_gitlab.readers import fan_out, listing
 from tap_gitlab.readers.records import shape
 from tap_gitlab.spec import Batch
@@ -30,6 +31,7 @@ if t.TYPE_CHECKING:
     from tap_gitlab.spec import Partition, Record, StreamSpec
 
 JOBS_PATH = "/projects/{project_id}/jobs"
+NEWEST_FIRST = KeysetPaginator(order_by="id", sort="desc")
 # Margin between a job's place in id order and its `created_at` (ids and timestamps are taken apart).
 JOB_CLOCK_MARGIN = dt.timedelta(hours=1)
 
@@ -59,8 +61,7 @@ def read(spec: StreamSpec, run: RunContext, partition: Partition, bookmark: Book
         yield Batch([], clears_progress=True)
         return
     progress = JobsProgress(through=through or normalize(newest))
-    keyset = {"pagination": "keyset", "order_by": "id", "sort": "desc"}
-    for page in run.client.pages(JOBS_PATH.format(**context), keyset):
+    for page in run.client.pages(JOBS_PATH.format(**context), {}, NEWEST_FIRST):
         records = []
         for job in page.records:
             pipeline_id = (job.get("pipeline") or {}).get("id")

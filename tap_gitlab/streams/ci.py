@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from tap_gitlab.paginators import TIE_BY_ID, UpdatedAtSeekPaginator
 from tap_gitlab.readers import fan_out, listing, project_jobs
 from tap_gitlab.spec import Child, Hidden, Parent, StreamSpec
 
-PIPELINE_LISTING = {"order_by": "updated_at", "sort": "asc"}
 PIPELINES_PATH = "/projects/{project_id}/pipelines"
+# GitLab breaks no updated_at ties in the pipeline listing (`app/finders/ci/pipelines_finder.rb`): a block of
+# pipelines at one timestamp is read in id order.
+PIPELINE_LISTING = UpdatedAtSeekPaginator(tie_order=TIE_BY_ID)
 # Child pipelines (trigger: include) are hidden from the pipeline listing unless asked for with
 # `source=parent_pipeline` since GitLab 17.0 (gotcha 17); before, the default listing includes them too.
 CHILD_PIPELINES = Hidden("source", "parent_pipeline", setting="include_child_pipelines")
@@ -18,7 +21,7 @@ PIPELINES = StreamSpec(
     name="pipelines",
     reader=listing.read,
     path=PIPELINES_PATH,
-    params=PIPELINE_LISTING,
+    paginator=PIPELINE_LISTING,
     hidden=CHILD_PIPELINES,
     replication_key="updated_at",
     since_param="updated_after",
@@ -28,7 +31,7 @@ PIPELINES = StreamSpec(
 PIPELINES_EXTENDED = StreamSpec(
     name="pipelines_extended",
     reader=fan_out.read,
-    parent=Parent(PIPELINES_PATH, PIPELINE_LISTING, fields={"pipeline_updated_at": "updated_at"}),
+    parent=Parent(PIPELINES_PATH, fields={"pipeline_updated_at": "updated_at"}, paginator=PIPELINE_LISTING),
     child=Child("/projects/{project_id}/pipelines/{id}", is_object=True),
     hidden=CHILD_PIPELINES,
     replication_key="pipeline_updated_at",
@@ -42,7 +45,7 @@ PIPELINES_EXTENDED = StreamSpec(
 JOBS = StreamSpec(
     name="jobs",
     reader=project_jobs.read,
-    parent=Parent(PIPELINES_PATH, PIPELINE_LISTING, fields=PIPELINE_FIELDS),
+    parent=Parent(PIPELINES_PATH, fields=PIPELINE_FIELDS, paginator=PIPELINE_LISTING),
     child=Child("/projects/{project_id}/pipelines/{id}/jobs", {"include_retried": "true"}),
     hidden=replace(CHILD_PIPELINES, within="pipeline"),
     replication_key="pipeline_updated_at",
@@ -59,7 +62,7 @@ JOBS = StreamSpec(
 TRIGGER_JOBS = StreamSpec(
     name="trigger_jobs",
     reader=fan_out.read,
-    parent=Parent(PIPELINES_PATH, PIPELINE_LISTING, fields=PIPELINE_FIELDS),
+    parent=Parent(PIPELINES_PATH, fields=PIPELINE_FIELDS, paginator=PIPELINE_LISTING),
     child=Child(
         "/projects/{project_id}/pipelines/{id}/bridges",
         fallback="/projects/{project_id}/pipelines/{id}/trigger_jobs",
@@ -76,7 +79,7 @@ DEPLOYMENTS = StreamSpec(
     reader=listing.read,
     path="/projects/{project_id}/deployments",
     # GitLab answers 400 to updated_after without order_by=updated_at.
-    params={"order_by": "updated_at", "sort": "asc"},
+    paginator=UpdatedAtSeekPaginator(),
     replication_key="updated_at",
     since_param="updated_after",
     sorted=True,

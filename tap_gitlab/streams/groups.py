@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tap_gitlab.paginators import UpdatedAtSeekPaginator
 from tap_gitlab.readers import fan_out, listing, scope_records
 from tap_gitlab.spec import Child, Parent, StreamSpec
 
@@ -46,16 +47,16 @@ GROUP_ISSUE_BOARDS = StreamSpec(
 EPIC_LISTING = {
     # One partition per group: without this, each group's listing would repeat its subgroups' epics.
     "include_descendant_groups": "false",
-    "order_by": "updated_at",
-    "sort": "asc",
     "state": "all",
 }
+BY_UPDATED_AT = UpdatedAtSeekPaginator()
 EPICS = StreamSpec(
     name="epics",
     reader=listing.read,
     scope="group",
     path="/groups/{group_id}/epics",
     params=EPIC_LISTING,
+    paginator=BY_UPDATED_AT,
     replication_key="updated_at",
     since_param="updated_after",
     sorted=True,
@@ -70,6 +71,7 @@ EPIC_ISSUES = StreamSpec(
         "/groups/{group_id}/epics",
         EPIC_LISTING,
         fields={"epic_id": "id", "epic_iid": "iid", "epic_updated_at": "updated_at"},
+        paginator=BY_UPDATED_AT,
     ),
     child=Child("/groups/{group_id}/epics/{iid}/issues"),
     replication_key="epic_updated_at",

@@ -11,10 +11,12 @@ events (label, state and milestone changes; opt-in) are read the same way.
 
 from __future__ import annotations
 
+from tap_gitlab.paginators import LinkPaginator, UpdatedAtSeekPaginator
 from tap_gitlab.readers import fan_out, listing
 from tap_gitlab.spec import Child, GroupListing, Parent, StreamSpec
 
-ISSUE_LISTING = {"scope": "all", "order_by": "updated_at", "sort": "asc"}
+ISSUE_LISTING = {"scope": "all"}
+BY_UPDATED_AT = UpdatedAtSeekPaginator()  # GitLab breaks updated_at ties by id
 ISSUES_IN_GROUPS = GroupListing("/groups/{group_id}/issues", archived_param="non_archived")
 # Resource events: who added or removed a label, changed the state or the milestone, and when (the history
 # behind an issue's or merge request's current fields). Each change touches its issue's `updated_at`.
@@ -26,6 +28,7 @@ ISSUES = StreamSpec(
     path="/projects/{project_id}/issues",
     group_listing=ISSUES_IN_GROUPS,
     params=ISSUE_LISTING,
+    paginator=BY_UPDATED_AT,
     replication_key="updated_at",
     since_param="updated_after",
     sorted=True,
@@ -41,6 +44,7 @@ def issue_child(name: str, child: Child, opt_in: str | None = None) -> StreamSpe
             "/projects/{project_id}/issues",
             ISSUE_LISTING,
             fields={"project_id": "project_id", "issue_iid": "iid", "issue_updated_at": "updated_at"},
+            paginator=BY_UPDATED_AT,
         ),
         child=child,
         group_listing=ISSUES_IN_GROUPS,
@@ -52,7 +56,8 @@ def issue_child(name: str, child: Child, opt_in: str | None = None) -> StreamSpe
 
 
 ISSUE_NOTES = issue_child(
-    "issue_notes", Child("/projects/{project_id}/issues/{iid}/notes", {"sort": "asc", "order_by": "created_at"})
+    "issue_notes",
+    Child("/projects/{project_id}/issues/{iid}/notes", paginator=LinkPaginator(order_by="created_at", sort="asc")),
 )
 ISSUE_LABEL_EVENTS = issue_child(
     "issue_label_events", Child("/projects/{project_id}/issues/{iid}/resource_label_events"), RESOURCE_EVENTS_SETTING

@@ -6,11 +6,13 @@ stream's bookmark (a push to the source branch, a note or an approval touches th
 
 from __future__ import annotations
 
+from tap_gitlab.paginators import LinkPaginator, UpdatedAtSeekPaginator
 from tap_gitlab.readers import fan_out, listing
 from tap_gitlab.spec import Child, GroupListing, Parent, StreamSpec
 from tap_gitlab.streams.issues import RESOURCE_EVENTS_SETTING
 
-MERGE_REQUEST_LISTING = {"scope": "all", "state": "all", "order_by": "updated_at", "sort": "asc"}
+MERGE_REQUEST_LISTING = {"scope": "all", "state": "all"}
+BY_UPDATED_AT = UpdatedAtSeekPaginator()  # GitLab breaks updated_at ties by id
 MERGE_REQUESTS_IN_GROUPS = GroupListing("/groups/{group_id}/merge_requests", archived_param="non_archived")
 
 MERGE_REQUESTS = StreamSpec(
@@ -19,6 +21,7 @@ MERGE_REQUESTS = StreamSpec(
     path="/projects/{project_id}/merge_requests",
     group_listing=MERGE_REQUESTS_IN_GROUPS,
     params=MERGE_REQUEST_LISTING,
+    paginator=BY_UPDATED_AT,
     replication_key="updated_at",
     since_param="updated_after",
     sorted=True,
@@ -34,7 +37,7 @@ def merge_request_child(
         name=name,
         reader=fan_out.read,
         keys=keys,
-        parent=Parent("/projects/{project_id}/merge_requests", MERGE_REQUEST_LISTING, fields=fields),
+        parent=Parent("/projects/{project_id}/merge_requests", MERGE_REQUEST_LISTING, fields, BY_UPDATED_AT),
         child=child,
         group_listing=MERGE_REQUESTS_IN_GROUPS,
         replication_key="merge_request_updated_at",
@@ -49,7 +52,7 @@ MERGE_REQUEST_COMMITS = merge_request_child(
     "merge_request_commits", Child(f"{MR}/commits"), keys=("project_id", "merge_request_iid", "id")
 )
 MERGE_REQUEST_NOTES = merge_request_child(
-    "merge_request_notes", Child(f"{MR}/notes", {"sort": "asc", "order_by": "created_at"})
+    "merge_request_notes", Child(f"{MR}/notes", paginator=LinkPaginator(order_by="created_at", sort="asc"))
 )
 MERGE_REQUEST_APPROVALS = merge_request_child(
     "merge_request_approvals", Child(f"{MR}/approvals", is_object=True), keys=("project_id", "merge_request_iid")

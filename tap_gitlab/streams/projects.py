@@ -50,8 +50,7 @@ README = StreamSpec(
 EVENTS = StreamSpec(
     name="events",
     reader=events.read,
-    path="/projects/{project_id}/events",
-    params={"sort": "asc"},
+    path="/projects/{project_id}/events",  # paged by its reader: windows of days, `sort=asc` (readers/events.py)
     replication_key="created_at",
     sorted=True,
     drop_before_since=True,  # `after` is by whole days; the part of the day before the bookmark is dropped

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tap_gitlab.paginators import KeysetPaginator
 from tap_gitlab.readers import listing
 from tap_gitlab.spec import StreamSpec
 
@@ -11,6 +12,6 @@ SITE_USERS = StreamSpec(
     scope="instance",
     path="/users",
     # Offset pagination stops at 50,000 users; keyset does not.
-    params={"pagination": "keyset", "order_by": "id", "sort": "asc"},
+    paginator=KeysetPaginator(order_by="id", sort="asc"),
     opt_in="fetch_site_users",
 )

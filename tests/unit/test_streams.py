@@ -7,7 +7,8 @@ import typing as t
 
 import pytest
 
-from tap_gitlab.readers import fan_out, project_jobs
+from tap_gitlab.paginators import LinkPaginator, UpdatedAtSeekPaginator
+from tap_gitlab.readers import events, fan_out, project_jobs
 from tap_gitlab.scope import Scope
 from tap_gitlab.settings import normalize
 from tap_gitlab.spec import StreamSpec, describe, endpoint, partitions
@@ -67,3 +68,13 @@ def test_partitions_follow_the_scope_and_the_settings() -> None:
     assert describe(pipelines, SCOPE, {"project_id": 10, "source": "parent_pipeline"}) == (
         "project 10 (top/sub/app) (source=parent_pipeline)"
     )
+
+
+@pytest.mark.parametrize("spec", STREAMS, ids=lambda spec: spec.name)
+def test_listings_are_ordered_by_their_declared_paginator_not_by_parameters(spec: StreamSpec) -> None:
+    parts = [spec.params, *(part.params for part in (spec.parent, spec.child) if part is not None)]
+    for params in parts:
+        assert not {"order_by", "sort", "pagination"} & set(params), spec.name
+    if spec.sorted and spec.reader is not events.read:  # events page by windows of days (readers/events.py)
+        assert isinstance(spec.listing[2], UpdatedAtSeekPaginator), spec.name
+    assert isinstance(spec.listing[2], LinkPaginator)  # every paginator follows GitLab's next links
