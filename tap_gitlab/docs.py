@@ -14,7 +14,7 @@ import yaml
 
 from tap_gitlab.scope import Scope
 from tap_gitlab.settings import SETTINGS_SCHEMA, Settings, meltano_settings, normalize
-from tap_gitlab.spec import StreamSpec, endpoint, partitions
+from tap_gitlab.spec import StreamSpec, endpoint, partitions, template
 from tap_gitlab.streams import STREAMS
 
 BEGIN = "<!-- stream-table:begin -->"
@@ -47,17 +47,13 @@ def _notes(spec: StreamSpec) -> str:
     return "; ".join(notes)
 
 
-def _template(path: str) -> str:
-    return path.replace("{project_id}", ":id").replace("{group_id}", ":id")
-
-
 def _parent(spec: StreamSpec) -> str:
     """The listing whose changed records tell a fan-out stream which parents to read: per partition kind."""
     if not spec.parent:
         return "—"
     if spec.group_listing:
-        return f"`{_template(spec.group_listing.path)}` (top group); `{_template(spec.parent.path)}` (project)"
-    return f"`{_template(spec.parent.path)}`"
+        return f"`{template(spec.group_listing.path)}` (top group); `{template(spec.parent.path)}` (project)"
+    return f"`{template(spec.parent.path)}`"
 
 
 # A sample scope for `_partitions`: top group 1 holds project 10 (and subgroup 2); project 20 is configured alone.

@@ -16,6 +16,7 @@ from tap_gitlab.scope import Scope, check_access, resolve_scope
 from tap_gitlab.sdk_adapter import AdaptedTap
 from tap_gitlab.settings import SETTINGS_SCHEMA, Settings, normalize, text_tolerant_schema
 from tap_gitlab.streams import STREAMS, GitLabStream
+from tap_gitlab.streams.base import RESOLVED
 
 logger = logging.getLogger("tap-gitlab")
 
@@ -143,7 +144,7 @@ class TapGitLab(AdaptedTap):
         for stream in self.streams.values():
             if not isinstance(stream, GitLabStream) or not stream.selected or not stream.enabled:
                 continue
-            if stream.spec.scope in ("resolved_projects", "resolved_groups"):
+            if stream.spec.scope in RESOLVED:
                 continue
             for context in stream.partitions or [None]:  # type: ignore[list-item]
                 key = plan_key(stream.name, context)

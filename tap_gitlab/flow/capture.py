@@ -437,6 +437,33 @@ def run(open_request: dict[str, t.Any], out: Output) -> int:
 
 
 def _run_tap(session: Session, command: list[str], handback: socket.socket | None = None) -> int:
+    proc = _start_tap(command, handback)
+    assert proc.stdout is not None and proc.stderr is not None
+    relay = StderrRelay(proc.stderr, LOG)
+    relay.start()
+    stopped: list[int] = []
+
+    def stop(signum: int, frame: types.FrameType | None) -> None:
+        stopped.append(signum)
+        proc.terminate()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for line in proc.stdout:
+            _translate(session, line)
+        code = proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        relay.join(timeout=10)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return _finish(session, code, stopped, relay)
+
+
+def _start_tap(command: list[str], handback: socket.socket | None) -> subprocess.Popen[bytes]:
+    """The tap as a subprocess (stdout: Singer messages; stderr: its logs), holding `handback` if given."""
     env = _tap_env()
     env.pop(HANDBACK_FD_ENV, None)
     if handback is not None:
@@ -452,50 +479,36 @@ def _run_tap(session: Session, command: list[str], handback: socket.socket | Non
     )
     if handback is not None:
         handback.close()  # the tap holds its end now: when it exits, the relay sees end of input
-    assert proc.stdout is not None and proc.stderr is not None
-    relay = StderrRelay(proc.stderr, LOG)
-    relay.start()
-    stopped: list[int] = []
+    return proc
 
-    def stop(signum: int, frame: types.FrameType | None) -> None:
-        stopped.append(signum)
-        proc.terminate()
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+def _translate(session: Session, line: bytes) -> None:
+    """One line of the tap's stdout into the session: a record, a checkpoint, a deletion sweep, or nothing."""
+    fast = split_record(line)
+    if fast is not None:
+        session.record(*fast)
+        return
+    if not line.strip():
+        return
     try:
-        for line in proc.stdout:
-            fast = split_record(line)
-            if fast is not None:
-                session.record(*fast)
-                continue
-            if not line.strip():
-                continue
-            try:
-                message = json.loads(line)
-            except ValueError:
-                LOG.warn(
-                    "the tap wrote a line that is not a Singer message", line=line[:200].decode("utf-8", "replace")
-                )
-                continue
-            kind = message.get("type") if isinstance(message, dict) else None
-            if kind == "RECORD":
-                record = message.get("record")
-                session.record(message.get("stream"), encode(record) if isinstance(record, dict) else None)
-            elif kind == "STATE":
-                session.state(message.get("value"))
-            elif kind == "ACTIVATE_VERSION":
-                session.activate_version(message.get("stream"))
-            elif kind != "SCHEMA":
-                LOG.debug(f"ignoring a Singer {kind} message")
-        code = proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        relay.join(timeout=10)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        message = json.loads(line)
+    except ValueError:
+        LOG.warn("the tap wrote a line that is not a Singer message", line=line[:200].decode("utf-8", "replace"))
+        return
+    kind = message.get("type") if isinstance(message, dict) else None
+    if kind == "RECORD":
+        record = message.get("record")
+        session.record(message.get("stream"), encode(record) if isinstance(record, dict) else None)
+    elif kind == "STATE":
+        session.state(message.get("value"))
+    elif kind == "ACTIVATE_VERSION":
+        session.activate_version(message.get("stream"))
+    elif kind != "SCHEMA":
+        LOG.debug(f"ignoring a Singer {kind} message")
 
+
+def _finish(session: Session, code: int, stopped: list[int], relay: StderrRelay) -> int:
+    """The session's last checkpoint and summary line (0), or its error line (1)."""
     if code == 0 and not stopped:
         if session.pending or session.checkpoints == 0:
             session.checkpoint({})
