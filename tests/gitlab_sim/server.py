@@ -28,6 +28,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 from tests.gitlab_sim.app_limits import ApplicationRateLimiter, token_user
 from tests.gitlab_sim.dataset import Dataset
 from tests.gitlab_sim.faults import FaultRule, Faults
+from tests.gitlab_sim.graphql import PATH as GRAPHQL_PATH
+from tests.gitlab_sim.graphql import GraphQLEndpoint
 from tests.gitlab_sim.routes import ROUTES, ApiError, Listing, Raw, Request, Routes
 
 API_PREFIX = "/api/v4"
@@ -119,6 +121,7 @@ class GitLabSimulator:
         self._window = 0
         self._observed = 0
         self.routes = Routes(self)
+        self.graphql = GraphQLEndpoint(self)  # /api/graphql (tests/gitlab_sim/graphql/endpoint.py)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -478,6 +481,10 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/oauth/token" and self.command == "POST":
             status, obj = sim.oauth_token(self._oauth_form(pairs, body))
             finish(status, _json(obj), [("Cache-Control", "no-store"), ("Pragma", "no-cache")], "POST /oauth/token")
+            return
+        if path == GRAPHQL_PATH:
+            status, payload, headers, ctype = sim.graphql.answer(self.command, self.headers, query, body)
+            finish(status, payload, headers, f"{self.command} {GRAPHQL_PATH}", content_type=ctype)
             return
         if not path.startswith(API_PREFIX + "/"):
             finish(404, _json({"error": "404 Not Found"}), [])
