@@ -40,7 +40,7 @@ from tap_gitlab import __version__
 from tap_gitlab.auth import Auth, build_auth
 from tap_gitlab.concurrency import current_counters
 from tap_gitlab.errors import AuthError, GitLabAPIError, ResourceUnavailable, RunStopped, TransientError
-from tap_gitlab.paginators import PER_PAGE, Paginator, build_url, paginator_for, reroot
+from tap_gitlab.paginators import PER_PAGE, Paginator, build_url, reroot
 from tap_gitlab.ratelimit import EndpointGovernor, RateGovernor, route_template
 from tap_gitlab.retry import (
     DEFAULT_POLICY,
@@ -307,16 +307,16 @@ class GitLabClient:
     def pages(
         self,
         path: str,
-        params: t.Mapping[str, t.Any] | None = None,
-        paginator: Paginator | None = None,
+        params: t.Mapping[str, t.Any] | None,
+        paginator: Paginator,
         *,
         retry_policy: RetryPolicy | None = None,
     ) -> t.Iterator[Page]:
-        """Every page of a listing, paged by `paginator` (a fresh copy of it; None: `paginator_for` infers one
-        from `params`, until every caller declares its own). `retry_policy` replaces the client's for these
-        requests (the narrowing's smaller shares, tap_gitlab/narrowing.py)."""
+        """Every page of a listing, paged by the listing's declared `paginator` (a fresh copy of it, whose
+        ordering parameters win over `params`). `retry_policy` replaces the client's for these requests (the
+        narrowing's smaller shares, tap_gitlab/narrowing.py)."""
         params = params or {}
-        cursor = (paginator or paginator_for(path, params)).fresh()
+        cursor = paginator.fresh()
         url: str | None = self.url(path, cursor.first(params, path=path, api_root=self.api_root))
         while url is not None:
             body, response = self.get_json(url, retry_policy=retry_policy)

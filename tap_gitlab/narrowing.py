@@ -51,6 +51,7 @@ from tap_gitlab.timestamps import micros, parse_or_none
 
 if t.TYPE_CHECKING:
     from tap_gitlab.client import GitLabClient
+    from tap_gitlab.paginators import Paginator
     from tap_gitlab.retry import RetryPolicy
 
 logger = logging.getLogger("tap-gitlab")
@@ -87,6 +88,7 @@ class WindowNarrowing:
         params: t.Mapping[str, t.Any],
         projects: t.Sequence[tuple[str, t.Mapping[str, t.Any]]],
         *,
+        paginator: Paginator,
         label: str = "",
         min_window: dt.timedelta = MIN_WINDOW,
         now: dt.datetime | None = None,
@@ -95,6 +97,7 @@ class WindowNarrowing:
         self.path = path
         self.params = dict(params)
         self.projects = list(projects)
+        self.paginator = paginator  # the listing's (an `updated_at` seek); each read takes a fresh copy
         self.label = label or path
         self.min_window = min_window
         self.now = now
@@ -106,7 +109,7 @@ class WindowNarrowing:
     def pages(self) -> t.Iterator[Page]:
         """Every page of the listing: as asked while GitLab answers it, then narrowed."""
         try:
-            for page in self.client.pages(self.path, self.params):
+            for page in self.client.pages(self.path, self.params, self.paginator):
                 yield self._fresh(page)
             return
         except GitLabAPIError as exc:
@@ -131,7 +134,8 @@ class WindowNarrowing:
             lo, hi = pending.pop()
             answered = False
             try:
-                for page in self.client.pages(self.path, self._window(lo, hi), **self._narrowed_retries()):
+                window = self._window(lo, hi)
+                for page in self.client.pages(self.path, window, self.paginator, **self._narrowed_retries()):
                     answered = True
                     yield self._fresh(page)
                 fell_back = False
@@ -202,7 +206,7 @@ class WindowNarrowing:
 
     def _project_records(self, path: str, params: t.Mapping[str, t.Any]) -> t.Iterator[t.Any]:
         try:
-            for page in self.client.pages(path, params):
+            for page in self.client.pages(path, params, self.paginator):
                 yield from page.records
         except ResourceUnavailable as exc:
             # The group listing leaves out projects whose feature is off or hidden: so does this.

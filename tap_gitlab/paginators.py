@@ -113,14 +113,6 @@ def total_count(headers: t.Mapping[str, str]) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-# Listings sorted by `updated_at` without an id tie-break: records at one timestamp come in a different
-# order on each request (`app/finders/ci/pipelines_finder.rb` `sort_items`: `items.order(order_by => sort)`,
-# nothing else). A block of records at one timestamp is read from them in an order that is total.
-_TIE_ORDER: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
-    (re.compile(r"^/projects/[^/]+/pipelines$"), {"order_by": "id", "sort": "asc"}),
-)  # the inference's table (`UpdatedAtSeek.for_listing`, `paginator_for`); declarations say `TIE_BY_ID`
-
-
 class _End:
     """`UpdatedAtSeek.next_query`'s answer when the listing is complete."""
 
@@ -172,14 +164,6 @@ class UpdatedAtSeek:
     def applies(query: t.Mapping[str, t.Any]) -> bool:
         """Whether a listing's query sorts by `updated_at` ascending (every such GitLab listing filters on it)."""
         return query.get("order_by") == "updated_at" and query.get("sort") == "asc"
-
-    @classmethod
-    def for_listing(cls, path: str, query: t.Mapping[str, t.Any]) -> UpdatedAtSeek | None:
-        """The seek for a listing at `path` (below /api/v4) with `query`, or None when it is not one."""
-        if not cls.applies(query):
-            return None
-        tie_order = next((order for pattern, order in _TIE_ORDER if pattern.match(path)), None)
-        return cls(query, tie_order)
 
     @property
     def in_block(self) -> bool:
@@ -262,7 +246,10 @@ class UpdatedAtSeek:
 
 # -- the paginators ------------------------------------------------------------------------------------------------
 
-TIE_BY_ID: dict[str, str] = {"order_by": "id", "sort": "asc"}  # a total order for a block of one timestamp
+# A total order for a block of one timestamp, for listings sorted by `updated_at` without an id tie-break: their
+# records at one timestamp come in a different order on each request (pipelines: `app/finders/ci/
+# pipelines_finder.rb` `sort_items`, `items.order(order_by => sort)` and nothing else).
+TIE_BY_ID: dict[str, str] = {"order_by": "id", "sort": "asc"}
 
 
 class Paginator:
@@ -370,15 +357,3 @@ class UpdatedAtSeekPaginator(LinkPaginator):
                 self._offset_next = link
             return self._next(build_url(self._api_root, self._path, follow))
         return self._next(None)
-
-
-def paginator_for(path: str, params: t.Mapping[str, t.Any]) -> Paginator:
-    """The paginator today's listings get from their parameters, for callers that declare none yet.
-
-    The one place the inference lives: once every listing declares its paginator, this goes (with `_TIE_ORDER`).
-    The query is the one the parameters make, unchanged: the paginator adds nothing they do not already say.
-    """
-    if UpdatedAtSeek.applies(params):
-        tie_order = next((order for pattern, order in _TIE_ORDER if pattern.match(path)), None)
-        return UpdatedAtSeekPaginator(tie_order=tie_order)
-    return LinkPaginator()  # keyset listings too: their parameters already say pagination=keyset

@@ -20,8 +20,10 @@ from urllib.parse import quote
 
 from tap_gitlab.client import GitLabClient
 from tap_gitlab.errors import ResourceUnavailable, ScopeError
+from tap_gitlab.paginators import KeysetPaginator, LinkPaginator
 
 logger = logging.getLogger("tap-gitlab")
+BY_ID = LinkPaginator(order_by="id", sort="asc")  # a group's projects: offset pages in id order (no keyset there)
 
 
 def encode_id(ref: str | int) -> str:
@@ -52,7 +54,7 @@ class Scope:
 
 
 def _project_listing_params(include_archived: bool) -> dict[str, t.Any]:
-    params: dict[str, t.Any] = {"order_by": "id", "sort": "asc", "statistics": "true"}
+    params: dict[str, t.Any] = {"statistics": "true"}
     if not include_archived:
         params["archived"] = "false"
     return params
@@ -81,7 +83,9 @@ def resolve_scope(
             scope.groups[group["id"]] = group
             configured_groups.append(group["id"])
         if include_subgroups:
-            for page in client.pages(f"/groups/{group['id']}/descendant_groups", {"all_available": "true"}):
+            for page in client.pages(
+                f"/groups/{group['id']}/descendant_groups", {"all_available": "true"}, LinkPaginator()
+            ):
                 for subgroup in page.records:
                     scope.groups.setdefault(subgroup["id"], subgroup)
 
@@ -100,7 +104,7 @@ def resolve_scope(
         params = {**_project_listing_params(include_archived), "with_shared": "false"}
         if include_subgroups:
             params["include_subgroups"] = "true"
-        for page in client.pages(f"/groups/{group_id}/projects", params):
+        for page in client.pages(f"/groups/{group_id}/projects", params, BY_ID):
             for project in page.records:
                 if project["id"] not in scope.projects:
                     scope.projects[project["id"]] = project
@@ -120,8 +124,8 @@ def resolve_scope(
         scope.projects.setdefault(project["id"], project)
 
     if not groups and not projects:
-        params = {**_project_listing_params(include_archived), "membership": "true", "pagination": "keyset"}
-        for page in client.pages("/projects", params):
+        params = {**_project_listing_params(include_archived), "membership": "true"}
+        for page in client.pages("/projects", params, KeysetPaginator(sort="asc")):
             for project in page.records:
                 scope.projects.setdefault(project["id"], project)
 

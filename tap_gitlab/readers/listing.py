@@ -53,7 +53,6 @@ def pages(spec: StreamSpec, run: RunContext, partition: Partition, params: t.Map
     if group_id is None or spec.scope != "project" or not spec.group_listing or not seeking:
         return run.client.pages(path, params, paginator)
     scope = run.scope
-    params = {**params, **paginator.params}  # WindowNarrowing pages by the query's order (updated_at, asc)
     own = {key: value for key, value in params.items() if key != spec.group_listing.archived_param}
     template = spec.listing[0]
     projects = [
@@ -62,7 +61,7 @@ def pages(spec: StreamSpec, run: RunContext, partition: Partition, params: t.Map
         if top == group_id and pid in scope.projects
     ]
     label = f"{spec.name}: {partition.label}"
-    return WindowNarrowing(run.client, path, params, projects, label=label).pages()
+    return WindowNarrowing(run.client, path, params, projects, paginator=paginator, label=label).pages()
 
 
 def read(spec: StreamSpec, run: RunContext, partition: Partition, bookmark: Bookmark) -> t.Iterator[Batch]:

@@ -205,7 +205,7 @@ def test_changes_during_the_sync_are_all_caught_by_the_next_run(tmp_path, seed):
     assert not lost, f"lost updates: { {name: len(items) for name, items in lost.items()} }"
 
 
-# -- the seeking pagination that makes this hold (tap_gitlab/pagination.py `UpdatedAtSeek`) -------------------
+# -- the seeking pagination that makes this hold (tap_gitlab/paginators.py `UpdatedAtSeek`) -------------------
 
 
 def _issue(id_, updated_at):
@@ -213,7 +213,7 @@ def _issue(id_, updated_at):
 
 
 def test_seek_drops_records_already_read_at_the_boundary_and_reads_a_stuck_timestamp_as_a_block():
-    from tap_gitlab.pagination import UpdatedAtSeek
+    from tap_gitlab.paginators import UpdatedAtSeek
 
     seek = UpdatedAtSeek()
     assert seek.accept([_issue(1, "2024-01-01T00:00:00.000Z"), _issue(2, "2024-01-01T00:00:01.000Z")]) == [
@@ -245,6 +245,7 @@ def test_client_pages_by_offset_when_the_endpoint_ignores_updated_after(monkeypa
     import requests
 
     from tap_gitlab.client import GitLabClient
+    from tap_gitlab.paginators import UpdatedAtSeekPaginator
     from tap_gitlab.settings import normalize
 
     records = [_issue(i, f"2024-01-01T00:{i // 60:02d}:{i % 60:02d}.000Z") for i in range(1, 251)]
@@ -262,7 +263,7 @@ def test_client_pages_by_offset_when_the_endpoint_ignores_updated_after(monkeypa
         return records[(page - 1) * 100 : page * 100], response
 
     monkeypatch.setattr(client, "get_json", get_json)
-    pages = list(client.pages("/projects/1/issues", {"order_by": "updated_at", "sort": "asc"}))
+    pages = list(client.pages("/projects/1/issues", {}, UpdatedAtSeekPaginator()))
     got = [record["id"] for page in pages for record in page.records]
     assert got == list(range(1, 251))
     assert any("updated_after" in url for url in seen_urls)  # it tried to seek, saw the filter ignored
@@ -276,6 +277,7 @@ def test_client_seeks_after_each_page_of_a_sorted_listing(monkeypatch):
     import requests
 
     from tap_gitlab.client import GitLabClient
+    from tap_gitlab.paginators import UpdatedAtSeekPaginator
     from tap_gitlab.settings import normalize
 
     store = {i: f"2024-01-01T00:{i // 60:02d}:{i % 60:02d}.000Z" for i in range(1, 251)}
@@ -298,10 +300,6 @@ def test_client_seeks_after_each_page_of_a_sorted_listing(monkeypatch):
         return [_issue(k, v) for v, k in rows[(page - 1) * 100 : page * 100]], response
 
     monkeypatch.setattr(client, "get_json", get_json)
-    got = [
-        r["id"]
-        for page in client.pages("/projects/1/issues", {"order_by": "updated_at", "sort": "asc"})
-        for r in page.records
-    ]
+    got = [r["id"] for page in client.pages("/projects/1/issues", {}, UpdatedAtSeekPaginator()) for r in page.records]
     assert set(got) == set(store)  # offset paging would have skipped records 101-110
     assert sorted(got[-10:]) == list(range(1, 11))  # the changed records come again, with their new version

@@ -22,6 +22,7 @@ import requests
 from tap_gitlab.client import Page
 from tap_gitlab.errors import GitLabAPIError, ResourceUnavailable
 from tap_gitlab.narrowing import WindowNarrowing
+from tap_gitlab.paginators import UpdatedAtSeekPaginator
 from tap_gitlab.retry import RetryPolicy
 from tests.gitlab_sim import Dataset, GitLabSimulator
 from tests.integration.test_resume import run_segment
@@ -30,6 +31,7 @@ from tests.support.tap_harness import discover, run_tap, select, sim_config
 TOKEN = "glpat-statement-timeouts-secret"
 GROUP = "/groups/1/issues"
 LISTING = {"order_by": "updated_at", "sort": "asc", "scope": "all"}
+SEEK = UpdatedAtSeekPaginator()  # the group issue listing's declared paginator
 START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -57,7 +59,7 @@ class FakeGitLab:
         self.hidden_projects: set[int] = set()
         self.answered: list[tuple[str, dict[str, t.Any]]] = []  # the requests that did not time out
 
-    def pages(self, path: str, params: t.Mapping[str, t.Any]) -> t.Iterator[Page]:
+    def pages(self, path: str, params: t.Mapping[str, t.Any], paginator: t.Any = None) -> t.Iterator[Page]:
         self.calls.append((path, dict(params)))
         rows = self.records
         if path.startswith("/projects/"):
@@ -93,7 +95,7 @@ def _records(count: int, *, burst: int = 0) -> list[dict[str, t.Any]]:
 
 def _narrowing(fake: FakeGitLab, **params: t.Any) -> WindowNarrowing:
     projects = [(f"/projects/{pid}/issues", dict(LISTING)) for pid in range(1, 6)]
-    return WindowNarrowing(fake, GROUP, {**LISTING, **params}, projects, now=NOW)  # type: ignore[arg-type]
+    return WindowNarrowing(fake, GROUP, {**LISTING, **params}, projects, paginator=SEEK, now=NOW)  # type: ignore[arg-type]
 
 
 def _read(narrowing: WindowNarrowing) -> list[dict[str, t.Any]]:
@@ -200,7 +202,7 @@ def test_narrowed_group_requests_retry_a_500_once_and_others_keep_the_clients_po
     class Client:
         retry_policy = policy
 
-        def pages(self, path, params, retry_policy=None):
+        def pages(self, path, params, paginator=None, retry_policy=None):
             seen.append((path, retry_policy))
             if path == GROUP:
                 raise GitLabAPIError("GitLab answered 500 4 times", status=500)
@@ -208,7 +210,7 @@ def test_narrowed_group_requests_retry_a_500_once_and_others_keep_the_clients_po
 
     projects = [(f"/projects/{pid}/issues", dict(LISTING)) for pid in range(1, 3)]
     narrowing = WindowNarrowing(
-        Client(), GROUP, {**LISTING, "updated_after": "2025-12-01T00:00:00.000Z"}, projects, now=NOW
+        Client(), GROUP, {**LISTING, "updated_after": "2025-12-01T00:00:00.000Z"}, projects, paginator=SEEK, now=NOW
     )  # type: ignore[arg-type]
     assert _read(narrowing) == []
     assert seen[0] == (GROUP, None)  # the listing as asked: the client's own policy
@@ -224,7 +226,7 @@ def test_other_errors_are_not_narrowed(status):
     error: type[GitLabAPIError] = ResourceUnavailable if status in (403, 404) else GitLabAPIError
     fake_error = error("refused", status=status)
 
-    def pages(path: str, params: t.Mapping[str, t.Any]) -> t.Iterator[Page]:
+    def pages(path: str, params: t.Mapping[str, t.Any], paginator: t.Any = None) -> t.Iterator[Page]:
         fake.calls.append((path, dict(params)))
         raise fake_error
         yield  # pragma: no cover

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import requests
 
-from tap_gitlab.pagination import END, UpdatedAtSeek, keep_filters
+from tap_gitlab.paginators import END, TIE_BY_ID, UpdatedAtSeek, keep_filters
 from tests.gitlab_sim import Dataset, GitLabSimulator
 from tests.gitlab_sim.routes import rebuilt_pairs, shuffle_ties
 from tests.support.tap_harness import discover, run_tap, select, sim_config
@@ -80,7 +80,7 @@ def test_next_link_keeps_the_tap_filters_and_takes_only_the_page_from_gitlab():
 
 def test_a_page_entirely_at_one_timestamp_reads_that_timestamp_as_a_block_in_id_order_then_seeks_past_it():
     query = {"order_by": "updated_at", "sort": "asc", "per_page": 100}
-    seek = UpdatedAtSeek.for_listing("/projects/7/pipelines", query)
+    seek = UpdatedAtSeek(query, TIE_BY_ID)  # pipelines: no id tie-break
     assert seek is not None
     assert seek.accept([_p(i) for i in range(100)]) == [_p(i) for i in range(100)]
     assert seek.next_query(True) == {**query, "updated_after": T}
@@ -108,7 +108,7 @@ def test_a_page_entirely_at_one_timestamp_reads_that_timestamp_as_a_block_in_id_
 
 def test_issue_blocks_keep_the_listing_order_gitlab_breaks_ties_in():
     query = {"order_by": "updated_at", "sort": "asc"}
-    seek = UpdatedAtSeek.for_listing("/groups/3/issues", query)
+    seek = UpdatedAtSeek(query)
     assert seek is not None
     seek.accept([_p(i) for i in range(100)])
     seek.next_query(True)
@@ -119,7 +119,7 @@ def test_issue_blocks_keep_the_listing_order_gitlab_breaks_ties_in():
 
 
 def test_a_block_that_loses_records_while_read_is_read_again_from_its_first_page():
-    seek = UpdatedAtSeek.for_listing("/projects/7/pipelines", {"order_by": "updated_at", "sort": "asc"})
+    seek = UpdatedAtSeek({"order_by": "updated_at", "sort": "asc"}, TIE_BY_ID)
     assert seek is not None
     seek.accept([_p(i) for i in range(100)])
     seek.next_query(True)
@@ -135,7 +135,7 @@ def test_a_block_that_loses_records_while_read_is_read_again_from_its_first_page
 
 def test_a_block_stays_inside_the_listing_window():
     query = {"order_by": "updated_at", "sort": "asc", "updated_before": "2025-06-01T10:00:00.250400Z"}
-    seek = UpdatedAtSeek.for_listing("/groups/3/merge_requests", query)
+    seek = UpdatedAtSeek(query)
     assert seek is not None
     seek.accept([_p(i) for i in range(100)])
     seek.next_query(True)

@@ -17,7 +17,6 @@ from tap_gitlab.paginators import (
     UpdatedAtSeekPaginator,
     build_url,
     next_page_url,
-    paginator_for,
     reroot,
 )
 
@@ -233,16 +232,6 @@ def test_a_declaration_is_never_read_with_each_listing_gets_a_fresh_copy():
     assert declared.params == {"order_by": "updated_at", "sort": "asc"}
 
 
-def test_paginator_for_infers_todays_paginators_without_changing_the_query():
-    seek = paginator_for("/projects/7/pipelines", {"order_by": "updated_at", "sort": "asc"})
-    assert isinstance(seek, UpdatedAtSeekPaginator) and seek.tie_order == TIE_BY_ID
-    issues = paginator_for("/groups/1/issues", {"scope": "all", "order_by": "updated_at", "sort": "asc"})
-    assert isinstance(issues, UpdatedAtSeekPaginator) and issues.tie_order == {}
-    keyset = {"pagination": "keyset", "membership": "true"}
-    assert type(paginator_for("/projects", keyset)) is LinkPaginator
-    assert paginator_for("/projects", keyset).fresh().first(keyset) == {"per_page": 100, **keyset}
-
-
 class _Listing(HTTPAdapter):
     """Answers each request from `answer(url) -> (records, headers)` (no network); records the URLs sent."""
 
@@ -276,8 +265,3 @@ def test_client_pages_uses_a_given_paginator_as_declared_and_infers_one_without(
         "order_by": "id",
     }
     assert _query(adapter.sent[1])["id_before"] == "8" and _query(adapter.sent[1])["scope"] == "success"
-    adapter.sent.clear()
-    list(client.pages("/projects/1/jobs", {"pagination": "keyset", "order_by": "id", "sort": "desc"}))
-    assert adapter.sent[0] == (
-        "https://gitlab.example.test/api/v4/projects/1/jobs?per_page=100&pagination=keyset&order_by=id&sort=desc"
-    )
