@@ -44,6 +44,27 @@ class Scope:
     # project id -> the top group whose subtree holds it, for projects reached through a group.
     project_top_group: dict[int, int] = field(default_factory=dict)
 
+    def split_below_top_groups(self) -> Scope:
+        """This scope with each top group's group-level listing split into one per direct subgroup.
+
+        For sharded runs: a partition is read by one shard, and a top group's listing (issues, merge requests
+        and their children: most records) is one partition. Its direct subgroups' listings (each with its own
+        subgroups) cover the same projects in disjoint parts, and the projects directly in the top group are
+        read by their own listings. Requests grow by a page or so per subgroup and one listing per such project.
+        """
+        parent_of = {group_id: group.get("parent_id") for group_id, group in self.groups.items()}
+        tops, project_top = [], {}
+        for top in self.top_groups:
+            children = sorted(group_id for group_id, parent in parent_of.items() if parent == top)
+            tops.extend(children)
+            for project_id, project_top_id in self.project_top_group.items():
+                if project_top_id != top:
+                    continue
+                unit = _child_of(top, (self.projects[project_id].get("namespace") or {}).get("id"), parent_of)
+                if unit is not None:
+                    project_top[project_id] = unit  # else: directly in the top group, a partition of its own
+        return Scope(self.groups, self.projects, tops, project_top)
+
     def describe_project(self, project_id: int) -> str:
         project = self.projects.get(project_id) or {}
         return f"project {project_id} ({project.get('path_with_namespace', '?')})"
@@ -132,6 +153,18 @@ def resolve_scope(
     scope.projects = dict(sorted(scope.projects.items()))
     scope.groups = dict(sorted(scope.groups.items()))
     return scope
+
+
+def _child_of(top: int, group_id: int | None, parent_of: t.Mapping[int, int | None]) -> int | None:
+    """The direct subgroup of `top` whose subtree holds group `group_id` (None: `top` itself, or not below it)."""
+    seen = set()
+    while group_id is not None and group_id not in seen:
+        seen.add(group_id)
+        parent = parent_of.get(group_id)
+        if parent == top:
+            return group_id
+        group_id = parent
+    return None
 
 
 def _subtree(groups: dict[int, dict[str, t.Any]], root: int) -> set[int]:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from tap_gitlab import timestamps
 from tap_gitlab.errors import ConfigError
+from tap_gitlab.sharding import Shard, parse_shard
 
 DEFAULT_API_URL = "https://gitlab.com"
 DEFAULT_REQUESTS_PER_MINUTE = 1800  # gitlab.com allows 2,000/min for authenticated API traffic; keep headroom
@@ -71,6 +72,7 @@ class Settings:
     user_agent: str | None
     ca_bundle: str | None
     oauth_token_store: str | None
+    shard: Shard
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -361,6 +363,10 @@ def _file_in_existing_folder(setting: Setting, given: _Given) -> dict[str, t.Any
     return {setting.name: path}
 
 
+def _shard(setting: Setting, given: _Given) -> dict[str, t.Any]:
+    return {setting.name: parse_shard(given.config.get(setting.name))}
+
+
 def _parse_bool(setting: Setting, given: _Given) -> dict[str, t.Any]:
     return {setting.name: _bool(given.config, setting.name, setting.default)}
 
@@ -424,6 +430,24 @@ _KINDS: dict[str, _Kind] = {
     "integer": _Kind(_nullable("integer"), "string", _parse_int),
     "number": _Kind(_nullable("number"), "string", _parse_number),
     "string": _Kind(_nullable("string"), "string", _parse_string),
+    # `{index, count}`, or its JSON text, or `i/N`: Meltano's `object` kind cannot take `i/N` from a variable.
+    "shard": _Kind(
+        {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "properties": {
+                        "index": {"type": ["integer", "string"]},
+                        "count": {"type": ["integer", "string"]},
+                    },
+                },
+                {"type": "string"},
+                {"type": "null"},
+            ]
+        },
+        "string",
+        _shard,
+    ),
 }
 
 _SECRET = {"type": "string", "secret": True, "writeOnly": True}
@@ -597,6 +621,16 @@ SETTINGS: tuple[Setting, ...] = (
         f"{DEFAULT_SELF_MANAGED_REQUESTS_PER_MINUTE} on other instances.",
         minimum=1,
         parse=_rate,
+    ),
+    Setting(
+        "shard",
+        "shard",
+        "Shard",
+        'Run as one of N independent processes, each with its own state: {"index": 0, "count": 4} (or the '
+        "text 0/4). Each reads the groups and projects whose ids hash to it; instance-wide streams run on "
+        "index 0 only. Empty: one process reads everything.",
+        in_flow_form=False,
+        flow_note="one capture is one process: split the bindings over several captures instead (docs/sharding.md)",
     ),
     Setting(
         "request_timeout",

@@ -154,7 +154,19 @@ def splits_hidden(spec: StreamSpec, settings: Settings) -> bool:
 
 
 def partitions(spec: StreamSpec, settings: Settings, scope: Scope) -> list[dict[str, t.Any]] | None:
-    """The stream's partitions over a resolved scope (None: one, unpartitioned)."""
+    """The stream's partitions over a resolved scope that this shard reads (None: one, unpartitioned)."""
+    contexts = _all_partitions(spec, settings, scope)
+    if contexts is None or not settings.shard.sharded:
+        return contexts
+    return [context for context in contexts if settings.shard.owns(context)]
+
+
+def owned(spec: StreamSpec, settings: Settings) -> bool:
+    """Whether this shard reads an unpartitioned (instance-wide) stream: shard 0 does, no other."""
+    return spec.scope != "instance" or settings.shard.owns(None)
+
+
+def _all_partitions(spec: StreamSpec, settings: Settings, scope: Scope) -> list[dict[str, t.Any]] | None:
     if spec.scope == "project":
         if spec.group_listing and settings.include_subgroups:
             # One partition per top group (its listing covers all its projects), then the projects that were

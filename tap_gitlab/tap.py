@@ -92,6 +92,14 @@ class TapGitLab(AdaptedTap):
             len(scope.projects),
             time.monotonic() - started,
         )
+        shard = self.settings.shard
+        if shard.sharded:
+            scope = scope.split_below_top_groups()
+            logger.info(
+                "Sharding: this is %s (its own groups and projects, by id; ACTIVATE_VERSION is not sent, "
+                "since a target's deletion would cover every shard's rows)",
+                shard.describe(),
+            )
         return scope
 
     @functools.cached_property

@@ -1,4 +1,4 @@
-"""Groups and projects: the records the scope resolution already read (no request)."""
+"""Groups and projects: the records the scope resolution already read (no request), the shard's own."""
 
 from __future__ import annotations
 
@@ -13,5 +13,8 @@ if t.TYPE_CHECKING:
 
 
 def read(spec: StreamSpec, run: RunContext, partition: Partition, bookmark: Bookmark) -> t.Iterator[Batch]:
-    records = run.scope.projects if spec.scope == "resolved_projects" else run.scope.groups
-    yield Batch([dict(record) for record in records.values()])
+    projects = spec.scope == "resolved_projects"
+    records = run.scope.projects if projects else run.scope.groups
+    key = "project_id" if projects else "group_id"
+    shard = run.settings.shard
+    yield Batch([dict(record) for record_id, record in records.items() if shard.owns({key: record_id})])

@@ -138,7 +138,9 @@ class GitLabStream(AdaptedStream):
     @property
     def signals_deletions(self) -> bool:
         """Whether this stream ends with ACTIVATE_VERSION when it read everything (full-table streams)."""
-        return self.replication_method == "FULL_TABLE" and self.settings.emit_activate_version_messages
+        # A sharded run reads some partitions only, and a target's deletion is table-wide (see above).
+        full_table = self.replication_method == "FULL_TABLE" and not self.settings.shard.sharded
+        return full_table and self.settings.emit_activate_version_messages
 
     def not_in_full(self, why: str) -> None:
         """Something of this run's read is missing (a skipped partition, a bookmark): no deletions this run.
@@ -238,6 +240,8 @@ class GitLabStream(AdaptedStream):
         context = dict(context or {})
         if self.spec.scope in ("project", "group") and not context:
             return lambda: iter(())  # no group (or project) in the selection: the SDK still asks once, with {}
+        if not specs.owned(self.spec, self.settings):
+            return lambda: iter(())  # an instance-wide stream of a shard other than the first
         since = self.starting_value(context)
         bookmark = self.bookmark(context)
         if since is not None or bookmark.boundary()[1]:

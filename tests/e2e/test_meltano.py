@@ -96,6 +96,7 @@ def test_environment_variables_in_the_readme_forms_reach_the_tap_parsed(project)
             "TAP_GITLAB_FETCH_SITE_USERS": "true",
             "TAP_GITLAB_START_DATE": "2024-01-31",
             "TAP_GITLAB_API_URL": "https://gitlab.example.com/api/v4",
+            "TAP_GITLAB_SHARD": "2/4",
         },
     )
     settings = normalize(config)
@@ -109,6 +110,7 @@ def test_environment_variables_in_the_readme_forms_reach_the_tap_parsed(project)
     assert settings.fetch_site_users is True
     assert settings.start_date is not None and settings.start_date.isoformat() == "2024-01-31T00:00:00+00:00"
     assert settings.api_url == "https://gitlab.example.com"
+    assert (settings.shard.index, settings.shard.count) == (2, 4)
 
 
 def test_oauth_credentials_as_a_json_environment_variable_reach_the_tap(project):
@@ -131,6 +133,7 @@ def test_meltano_config_set_stores_values_the_tap_parses(project):
         ("projects", '["other/lib"]'),
         ("request_timeout", "2.5"),
         ("include_subgroups", "false"),
+        ("shard", '{"index": 1, "count": 3}'),
     ):
         proc = _meltano(project, "config", "set", "tap-gitlab", name, value)
         assert proc.returncode == 0, f"meltano config set {name} {value!r}: {proc.stderr[-2000:]}"
@@ -139,6 +142,7 @@ def test_meltano_config_set_stores_values_the_tap_parses(project):
     assert settings.projects == ("other/lib",)
     assert settings.request_timeout == 2.5
     assert settings.include_subgroups is False
+    assert (settings.shard.index, settings.shard.count) == (1, 3)
 
 
 def test_values_written_in_meltano_yml_as_lists_or_numbers_reach_the_tap_parsed(project):
@@ -202,6 +206,8 @@ def test_meltano_yml_kinds_pass_every_documented_form_to_the_tap():
             assert kind == "string", f"{name}: kind {kind}"
         elif "boolean" in kinds:
             assert kind == "boolean", name
+        elif "object" in kinds and "string" in kinds:
+            assert kind == "string", name  # also text (`shard`: "0/4"), which an object kind would parse as JSON
         elif "object" in kinds:
             assert kind == "object", name
 
