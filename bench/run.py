@@ -160,15 +160,31 @@ class Bench:
 
     # -- tap-gitlab ---------------------------------------------------------------------------------------
 
-    def ours(self, label: str, streams: list[str], *, workers: int, rpm: int = UNLIMITED_RPM, runs=None, **kw):
+    def ours(
+        self,
+        label: str,
+        streams: list[str],
+        *,
+        workers: int,
+        rpm: int = UNLIMITED_RPM,
+        runs=None,
+        before: t.Callable[[str], None] | None = None,
+        settings: dict[str, t.Any] | None = None,
+        **kw,
+    ):
+        """tap-gitlab's runs in order, each resuming from the state of the one before; `before(run)` runs
+        first (a benchmark that changes the instance between them), `settings` are added to the config."""
         slug = f"ours-{label.replace(' ', '-').replace(chr(39), '')}-w{workers}"
         config = write_json(
-            self.work / f"{slug}.config.json", our_config(self.scope, workers=workers, requests_per_minute=rpm)
+            self.work / f"{slug}.config.json",
+            {**our_config(self.scope, workers=workers, requests_per_minute=rpm), **(settings or {})},
         )
         catalog = write_json(self.work / f"{slug}.catalog.json", select_singer(self.our_catalog, streams))
         results = []
         state: t.Any = None
         for run in runs or self.args.run_list:
+            if before is not None:
+                before(run)
             command = [*our_command(), "--config", str(config), "--catalog", str(catalog)]
             if run == "incremental":
                 if state is None:

@@ -107,6 +107,12 @@ class SimProcess:
         with urllib.request.urlopen(request, timeout=30):
             pass
 
+    def churn(self, fraction: float) -> dict[str, int]:
+        """Change `fraction` of the issues, merge requests and pipelines (`Dataset.churn`); what changed."""
+        request = urllib.request.Request(f"{self.base_url}/__sim/churn?fraction={fraction}", data=b"", method="POST")
+        with urllib.request.urlopen(request, timeout=600) as response:
+            return t.cast(dict[str, int], json.load(response))
+
     # -- the API, to learn the instance's groups and projects -------------------------------------------
 
     def _get_all(self, path: str, params: dict[str, t.Any]) -> list[dict[str, t.Any]]:

@@ -116,6 +116,29 @@ class Dataset(
             self._clock += max(0.0, seconds)
             return self.now
 
+    @_mutation
+    def churn(self, fraction: float) -> dict[str, int]:
+        """Change a `fraction` of the issues, merge requests and pipelines of every project, as a day of work
+        would: each chosen issue gets a new note (which touches it), each chosen merge request and pipeline
+        is updated. Seeded by the mutation stream, so a benchmark is repeatable. Returns what changed."""
+        changed = {"issues": 0, "merge_requests": 0, "pipelines": 0}
+        rng = self._mutation_rng
+        with self.lock:
+            for pid in sorted(self.projects):
+                if pid in self.deleted:
+                    continue
+                d = self.data(pid)
+                for issue in [issue for issue in d.issues if rng.random() < fraction]:
+                    self.add_issue_note(pid, issue["iid"])
+                    changed["issues"] += 1
+                for mr in [mr for mr in d.merge_requests if rng.random() < fraction]:
+                    self.update_merge_request(pid, mr["iid"])
+                    changed["merge_requests"] += 1
+                for pipeline in [pipeline for pipeline in d.pipelines if rng.random() < fraction]:
+                    self.update_pipeline(pid, pipeline["id"])
+                    changed["pipelines"] += 1
+        return changed
+
     def _tick(self) -> str:
         """The timestamp of a mutation: the clock, which then moves 1 ms (same second, strictly increasing)."""
         value = db_time(self._clock)

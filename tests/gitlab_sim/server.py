@@ -451,6 +451,9 @@ class _Handler(BaseHTTPRequestHandler):
             sim.reset_stats()
             self._send(200, b"{}", [])
             return
+        if admin == "/__sim/churn" and self.command == "POST":  # ?fraction=0.01: Dataset.churn
+            self._send(200, _json(sim.dataset.churn(float(query.get("fraction", "0.01")))), [])
+            return
 
         path = raw_path
         if sim.path_prefix:
