@@ -16,6 +16,8 @@ import typing as t
 from singer_sdk import Stream, Tap
 from singer_sdk.helpers import _typing
 
+from tap_gitlab import singer_output
+
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
 
@@ -117,7 +119,18 @@ class AdaptedStream(Stream):
 
 
 class AdaptedTap(Tap):
-    """singer-sdk's `Tap` with the private hooks the tap needs made public."""
+    """singer-sdk's `Tap` with the private hooks the tap needs made public.
+
+    Its Singer output goes through tap_gitlab/singer_output.py (the SDK's bytes, less CPU): the message writer by
+    the SDK's public `message_writer_class`, the STATE writer in place of the SDK's `_state_writer`.
+    """
+
+    message_writer_class = singer_output.writer_class()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        if isinstance(self.message_writer, singer_output.SingerWriter):
+            self._state_writer = singer_output.StateWriter(self.message_writer)  # type: ignore[assignment]
 
     def check_settings(self) -> None:
         """Runs before the SDK's JSON Schema check of the config (raise to stop with one clear line)."""
