@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from tap_gitlab import __version__
+from tap_gitlab import __version__, jsontext
 from tap_gitlab.auth import Auth, build_auth
 from tap_gitlab.concurrency import current_counters
 from tap_gitlab.errors import AuthError, GitLabAPIError, ResourceUnavailable, RunStopped, TransientError
@@ -59,6 +59,7 @@ logger = logging.getLogger("tap-gitlab")
 # One budget per request (tap_gitlab/retry.py), shared by every kind of failure; some kinds have a smaller share.
 MAX_TRANSIENT_ATTEMPTS = DEFAULT_POLICY.max_attempts  # in all: 429 / 502 / 503 / 504 / resets / timeouts / bodies
 _REDIRECTS = {301, 302, 303, 307, 308}
+_UTF8 = ("utf-8", "utf8")
 _TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
@@ -122,6 +123,14 @@ def _error_text(response: requests.Response) -> str:
             if value:
                 return value if isinstance(value, str) else json.dumps(value)[:200]
     return json.dumps(body)[:200]
+
+
+def _body(response: requests.Response) -> t.Any:
+    """A 200's JSON body: `response.json()`'s value (tap_gitlab/jsontext.py: by orjson where that is the same)."""
+    encoding = response.encoding
+    if encoding is not None and encoding.lower() not in _UTF8:
+        return response.json()  # requests decodes the text with the declared charset
+    return jsontext.loads(response.content, response.json)
 
 
 def _status_text(response: requests.Response) -> str:
@@ -281,7 +290,7 @@ class GitLabClient:
                 elif status in (200, 201):
                     self.endpoints.answered(endpoint, sent_at)
                     try:
-                        return (response.json() if decode else None), response
+                        return (_body(response) if decode else None), response
                     except ValueError:
                         failure = self._body_failure(response, method, url)
                 elif status in _REDIRECTS:

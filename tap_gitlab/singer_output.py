@@ -31,6 +31,8 @@ import simplejson
 from singer_sdk.singerlib import Message, RecordMessage, StateMessage
 from singer_sdk.singerlib.encoding import GenericSingerWriter, SimpleSingerWriter
 
+from tap_gitlab import jsontext
+
 # Test-only: use singer-sdk's own message and STATE writers (read here only).
 SDK_WRITER_ENV = "TAP_GITLAB_SDK_WRITER"
 
@@ -89,7 +91,8 @@ class StateWriter:
         text = encode({"type": "STATE", "value": state})
         if text == self._last_text:
             return
-        value = json.loads(text)
+        encoded = text.encode()
+        value = jsontext.loads(encoded, lambda: json.loads(text))
         if self._last_text is not None and value == self._last_value:
             return  # the same values, serialized in another key order: the SDK would not write it either
         self._message_writer.write_line(text, flush=True)
