@@ -13,17 +13,19 @@ Where they differ, the caller's decoder decides:
 
 from __future__ import annotations
 
-import re
 import typing as t
 
 import orjson
 
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+# Digits as "0", every other byte as " ": a run of 19 digits is then a plain substring search (a regular
+# expression scanning for `[0-9]{19}` costs more CPU than orjson's whole decode).
+_DIGITS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_RUN = b"0" * 19
 
 
 def loads(data: bytes, fallback: t.Callable[[], t.Any]) -> t.Any:
     """The JSON value of UTF-8 `data`, by orjson; `fallback()` (the exact decoder) where orjson may differ."""
-    if _LONG_DIGITS.search(data) is not None:
+    if _LONG_RUN in data.translate(_DIGITS):
         return fallback()
     try:
         return orjson.loads(data)
