@@ -14,7 +14,9 @@ from __future__ import annotations
 import typing as t
 
 from singer_sdk import Stream, Tap
-from singer_sdk.helpers import _typing
+from singer_sdk.helpers import _typing, _util
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.singerlib import RecordMessage
 
 from tap_gitlab import singer_output
 
@@ -38,6 +40,7 @@ PRIVATE_STREAM_METHODS = (
     "_write_state_message",
     "_write_starting_replication_value",
     "_write_activate_version_message",
+    "_generate_record_messages",
 )
 PRIVATE_STREAM_ATTRIBUTES = ("_stream_version",)
 PRIVATE_TAP_METHODS = ("_validate_config",)
@@ -93,6 +96,32 @@ class AdaptedStream(Stream):
         # Readers already put the ids that belong in each record; the SDK would also copy every partition key
         # into it, which is wrong for listings that span a group.
         super()._process_record(record, child_context=child_context, partition_context=None)
+
+    def _generate_record_messages(self, record: Record) -> Generator[RecordMessage, None, None]:
+        # The SDK first walks every record for deselected properties (a copy of each dict, a mask lookup per
+        # key) and then conforms it; with every property selected and conformance off (GitLabStream: our
+        # Conformer runs in post_process), both leave the record as it is: go straight to the stream maps.
+        if self.TYPE_CONFORMANCE_LEVEL is not TypeConformanceLevel.NONE or not self.all_properties_selected():
+            yield from super()._generate_record_messages(record)
+            return
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=_util.utc_now(),
+                )
+
+    def all_properties_selected(self) -> bool:
+        """Whether the selection mask keeps every property (its missing breadcrumbs default to their parent's)."""
+        mask = self.mask
+        known = self.__dict__.get("_tap_gitlab_mask")
+        if known is None or known[0] is not mask:
+            known = (mask, all(mask.values()))
+            self.__dict__["_tap_gitlab_mask"] = known
+        return known[1]
 
     # -- helpers ------------------------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import typing as t
 
 
@@ -54,8 +55,13 @@ def normalize(value: t.Any) -> t.Any:
     """A timestamp (or date) as sortable UTC millisecond text (bookmarks compare as strings); other values,
     and text that is not a timestamp, unchanged."""
     if isinstance(value, str) and len(value) >= 10 and value[4] == "-":
+        if len(value) == 24 and value[23] == "Z" and value[19] == "." and _CANONICAL.fullmatch(value):
+            return value  # already GitLab's database text (most values): `millis(parse(value)) == value`
         return _normalized(value)
     return value
+
+
+_CANONICAL = re.compile(r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 
 
 @functools.lru_cache(maxsize=8192)

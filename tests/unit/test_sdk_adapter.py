@@ -35,6 +35,8 @@ STREAM_SIGNATURES = {
                                           ("context", P.POSITIONAL_OR_KEYWORD, P.empty)],
     "_write_activate_version_message": [("self", P.POSITIONAL_OR_KEYWORD, P.empty),
                                         ("full_table_version", P.POSITIONAL_OR_KEYWORD, P.empty)],
+    "_generate_record_messages": [("self", P.POSITIONAL_OR_KEYWORD, P.empty),
+                                  ("record", P.POSITIONAL_OR_KEYWORD, P.empty)],
 }  # fmt: skip
 TAP_SIGNATURES = {
     "_validate_config": [("self", P.POSITIONAL_OR_KEYWORD, P.empty), ("raise_errors", P.KEYWORD_ONLY, True)],
@@ -96,5 +98,23 @@ def test_the_adapter_overrides_exactly_the_hooks_it_documents() -> None:
         "_sync_records",
         "_increment_stream_state",
         "_process_record",
+        "_generate_record_messages",
     }
     assert _private_methods(sdk_adapter.AdaptedTap) == {"_validate_config"}
+
+
+def test_the_record_message_fast_path_skips_only_what_is_a_no_op_there() -> None:
+    """`AdaptedStream._generate_record_messages` skips the SDK's deselection walk and its conformance when every
+    property is selected and conformance is off; the rest of the SDK's method is what the adapter does."""
+    source = inspect.getsource(Stream._generate_record_messages)
+    for step in ("pop_deselected_record_properties(record, self.schema, self.mask)", "conform_record_data_types(",
+                 "level=self.TYPE_CONFORMANCE_LEVEL", "for stream_map in self.stream_maps:",
+                 "stream_map.transform(record)", "stream=stream_map.stream_alias", "version=self._stream_version",
+                 "time_extracted=utc_now()"):  # fmt: skip
+        assert step in source, step
+    from singer_sdk.helpers import _util
+    from singer_sdk.singerlib.catalog import SelectionMask
+
+    assert len(inspect.signature(_util.utc_now).parameters) == 0
+    mask = SelectionMask({(): True, ("properties", "a"): True})
+    assert mask[("properties", "unknown", "properties", "x")] is True  # missing breadcrumbs: the parent's value
