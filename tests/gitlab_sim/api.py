@@ -12,7 +12,7 @@ import re
 import typing as t
 from dataclasses import dataclass, field
 
-from tests.gitlab_sim.util import db_time, parse_time
+from tests.gitlab_sim.util import db_time, parse_datetime, parse_time
 
 OFFSET_CAP = 50_000  # §3.1 "Offset cap"
 
@@ -184,7 +184,7 @@ def _bound(req: Request, name: str, *, up: bool) -> str | None:
     value = req.q.get(name)
     if value is None or value == "":
         return None
-    parsed = _datetime(value)
+    parsed = parse_datetime(value)
     if parsed is None:
         raise ApiError(400, {"error": f"{name} is invalid"})
     micros = parsed.microsecond % 1000
@@ -192,20 +192,6 @@ def _bound(req: Request, name: str, *, up: bool) -> str | None:
     if micros and up:
         parsed += dt.timedelta(milliseconds=1)
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
-
-
-def _datetime(text: str) -> dt.datetime | None:
-    """A query parameter's timestamp as an aware UTC datetime (util.parse_time, without float rounding)."""
-    value = text.strip().replace(" ", "+")
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
 
 
 # Parameters GitLab's endpoints declare `type: DateTime` (e.g. `lib/api/issues.rb`, `merge_requests.rb`,
@@ -232,7 +218,7 @@ DATETIME_PARAMS = frozenset(
 def _rails_datetime(value: str) -> str:
     """`DateTime.parse(value).to_s`: seconds and the given offset, no fraction (a date becomes midnight)."""
     text = value.strip().replace(" ", "+")
-    parsed = _datetime(text)
+    parsed = parse_datetime(text)
     if parsed is None:
         return value
     if not text.endswith(("Z", "z")) and len(text) > 10:

@@ -31,11 +31,9 @@ def date_only(epoch: float) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(epoch))
 
 
-def parse_time(text: str) -> float | None:
-    """Parse an ISO 8601 timestamp or date from a query parameter into epoch seconds; None if invalid."""
+def parse_datetime(text: str) -> dt.datetime | None:
+    """An ISO 8601 timestamp or date from a query parameter as an aware UTC datetime; None if invalid."""
     value = text.strip().replace(" ", "+")  # an unencoded '+' arrives as a space (§8 item 25)
-    if not value:
-        return None
     if value.endswith(("Z", "z")):
         value = value[:-1] + "+00:00"
     try:
@@ -44,7 +42,13 @@ def parse_time(text: str) -> float | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+    return parsed.astimezone(UTC)
+
+
+def parse_time(text: str) -> float | None:
+    """Parse an ISO 8601 timestamp or date from a query parameter into epoch seconds; None if invalid."""
+    parsed = parse_datetime(text)
+    return None if parsed is None else parsed.timestamp()
 
 
 def norm_time(text: str | None) -> str | None:
