@@ -381,7 +381,7 @@ def tap_command(config_path: str, catalog_path: str, state_path: str) -> list[st
 
 def _tap_env() -> dict[str, str]:
     env = dict(os.environ)
-    env.pop("PYTHONUNBUFFERED", None)  # the tap flushes per message anyway; let the pipe buffer
+    env.pop("PYTHONUNBUFFERED", None)  # the tap flushes each STATE (and the records before it); let the pipe buffer
     env["PYTHONUTF8"] = "1"
     if LOG.enabled("debug") and "TAP_GITLAB_LOGLEVEL" not in env:
         env["TAP_GITLAB_LOGLEVEL"] = "DEBUG"
