@@ -24,6 +24,8 @@ from tap_gitlab.streams import STREAMS
 from tests.support.flow_harness import check_response, check_session, merge_patch, reduce_state, run_connector
 
 TOKEN = "glpat-flow-secret-token-0123"
+# One worker runs the whole module: test_no_run_ever_printed_the_token reads the runs the others made (`RUNS`).
+pytestmark = pytest.mark.xdist_group("flow")
 CREDS = {"credentials": {"auth_type": "access_token", "access_token": TOKEN}}
 
 
