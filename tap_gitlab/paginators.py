@@ -20,6 +20,7 @@ other host. Pages are never computed from `X-Total-Pages`, which GitLab omits ab
 
 from __future__ import annotations
 
+import abc
 import copy
 import datetime as dt
 import logging
@@ -252,7 +253,7 @@ class UpdatedAtSeek:
 TIE_BY_ID: dict[str, str] = {"order_by": "id", "sort": "asc"}
 
 
-class Paginator:
+class Paginator(abc.ABC):
     """A listing's paging: the query values it sends (`params`) and, once `fresh()`, one listing's state.
 
     A declared paginator is never read with: `GitLabClient.pages` reads each listing with a `fresh()` copy, so
@@ -281,9 +282,9 @@ class Paginator:
         """The records of a page to hand on; None to drop the page."""
         return records
 
+    @abc.abstractmethod
     def advance(self, response: requests.Response, records: list[t.Any]) -> str | None:
         """The URL of the next request after `response` (whose body is `records`), None at the end."""
-        raise NotImplementedError
 
     def _next(self, url: str | None) -> str | None:
         self.has_more = url is not None
