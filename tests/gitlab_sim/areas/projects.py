@@ -33,30 +33,6 @@ from tests.gitlab_sim.model import (
 )
 from tests.gitlab_sim.util import DAY, NOW_EPOCH, db_time
 
-SIMPLE_PROJECT_KEYS = (
-    "id",
-    "description",
-    "name",
-    "name_with_namespace",
-    "path",
-    "path_with_namespace",
-    "created_at",
-    "default_branch",
-    "tag_list",
-    "topics",
-    "ssh_url_to_repo",
-    "http_url_to_repo",
-    "web_url",
-    "readme_url",
-    "forks_count",
-    "avatar_url",
-    "star_count",
-    "last_activity_at",
-    "namespace",
-    "repository_storage",
-)
-
-
 # The kinds of project records whose ids come from one instance-wide sequence.
 ID_KINDS = (
     "issues",
@@ -111,6 +87,9 @@ _BASIC_PROJECT_KEYS = (
     "last_activity_at",
     "namespace",
 )
+# The `simple=true` projects listing (lib/api/projects.rb renders Entities::BasicProjectDetails): the basic keys,
+# and the conditional `repository_storage` where the record has it.
+SIMPLE_PROJECT_KEYS = (*_BASIC_PROJECT_KEYS, "repository_storage")
 
 
 def _basic_project_details(project: Record) -> Record:

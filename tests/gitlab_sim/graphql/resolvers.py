@@ -14,6 +14,13 @@ Every object is the REST record itself (a merge request of `ProjectData.merge_re
 Connections page by keyset cursors (gitlabhq lib/gitlab/graphql/pagination/keyset/connection.rb): an opaque
 base64 of the ordering values and the id; `first`/`last` above the max page size (100) are cut to it, as
 graphql-ruby's `max_page_size` does, and no argument means one full page.
+
+Not yet confirmed in GitLab's source, so chosen and named here rather than taken from it (a GraphQL reader must
+not rely on them until they are): the order of `notes` (created_at, then id, ascending) and of a pipeline's
+`jobs` (id ascending); a commit's id as `gid://gitlab/Commit/<sha>`; `hasPreviousPage` true whenever `after` is
+given; DetailedStatus ids as `<group>-<id>`; anonymous callers seeing public projects only; `project(fullPath:)`
+on a renamed project's old path answering null rather than following the redirect; child pipelines listed in
+`Project.pipelines`; and the prices of `beforeSha`, `approvalsLeft` and `commitCount` (complexity.py).
 """
 
 from __future__ import annotations
