@@ -1,8 +1,8 @@
 """The one HTTP layer: authentication, pacing, retries, the error policy, pagination and run statistics.
 
 Every request to GitLab goes through `GitLabClient.request`. It is safe to call from many threads: each
-thread has its own `requests.Session`, all share one `RateGovernor`, and a semaphore bounds how many
-requests are in flight.
+thread has its own keep-alive connection (tap_gitlab/transport.py), all share one `RateGovernor`, and a
+semaphore bounds how many requests are in flight.
 
 Error policy (DESIGN.md "Errors"). One retry loop (`request`) and one retry budget per request
 (`tap_gitlab/retry.py`): at most 8 attempts in all, whatever fails (the connection, the status or the body),
@@ -60,7 +60,7 @@ logger = logging.getLogger("tap-gitlab")
 MAX_TRANSIENT_ATTEMPTS = DEFAULT_POLICY.max_attempts  # in all: 429 / 502 / 503 / 504 / resets / timeouts / bodies
 _REDIRECTS = {301, 302, 303, 307, 308}
 _UTF8 = ("utf-8", "utf8")
-_TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+_TRANSPORT_ERRORS = (transport.TransportError,)
 
 
 @dataclass
@@ -110,7 +110,7 @@ class Page:
     url: str
 
 
-def _error_text(response: requests.Response) -> str:
+def _error_text(response: transport.Response) -> str:
     """GitLab's error text from `message`, then `error` (as python-gitlab does), else a short body excerpt."""
     try:
         body = response.json()
@@ -125,7 +125,7 @@ def _error_text(response: requests.Response) -> str:
     return json.dumps(body)[:200]
 
 
-def _body(response: requests.Response) -> t.Any:
+def _body(response: transport.Response) -> t.Any:
     """A 200's JSON body: `response.json()`'s value (tap_gitlab/jsontext.py: by orjson where that is the same)."""
     encoding = response.encoding
     if encoding is not None and encoding.lower() not in _UTF8:
@@ -133,14 +133,14 @@ def _body(response: requests.Response) -> t.Any:
     return jsontext.loads(response.content, response.json)
 
 
-def _status_text(response: requests.Response) -> str:
+def _status_text(response: transport.Response) -> str:
     """`404 Project Not Found`: the status and GitLab's text, without repeating the status it often includes."""
     text = _error_text(response)
     status = str(response.status_code)
     return text if text.startswith(status) else f"{status} {text}".strip()
 
 
-def _endpoint_limited(response: requests.Response) -> bool:
+def _endpoint_limited(response: transport.Response) -> bool:
     """Whether a 429 comes from GitLab's application rate limiter (one endpoint's limit) rather than from the
     global Rack::Attack throttles. The limiter answers JSON `{"message":{"error":...}}`
     (`lib/api/helpers/rate_limiter.rb` via `render_api_error!` / `too_many_requests!`); Rack::Attack answers
@@ -210,13 +210,15 @@ class GitLabClient:
         self._in_flight = threading.BoundedSemaphore(settings.max_concurrency)
         self._closed = threading.Event()
         self._local = threading.local()
+        # Every GET goes through the transport; `session()` is only for the OAuth token refresh (a POST).
+        self.transport = transport.Transport(timeout=settings.request_timeout, ca_bundle=settings.ca_bundle)
         self.auth: Auth = build_auth(settings, self.session)
         self._user_agent = settings.user_agent or f"tap-gitlab/{__version__}"
 
     # -- sessions -----------------------------------------------------------------------------------------
 
     def session(self) -> requests.Session:
-        """This thread's session (connection pool with keep-alive)."""
+        """This thread's requests session, for the OAuth token refresh (tap_gitlab/auth.py)."""
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
@@ -256,7 +258,7 @@ class GitLabClient:
 
     def request(
         self, url: str, *, method: str = "GET", retry_policy: RetryPolicy | None = None, decode: bool = True
-    ) -> tuple[t.Any, requests.Response]:
+    ) -> tuple[t.Any, transport.Response]:
         """Send one request to `url` (on `api_root`) with retries; return its JSON body and the response.
 
         One loop and one budget (`retry_policy`, else the client's) for every failed attempt: connection
@@ -309,7 +311,7 @@ class GitLabClient:
                 raise failure.error(budget) from None
             self._backoff(budget, failure, url)
 
-    def get_json(self, url: str, *, retry_policy: RetryPolicy | None = None) -> tuple[t.Any, requests.Response]:
+    def get_json(self, url: str, *, retry_policy: RetryPolicy | None = None) -> tuple[t.Any, transport.Response]:
         """GET `url`: its decoded JSON body and the response (`request`, one retry budget for everything)."""
         return self.request(url, retry_policy=retry_policy)
 
@@ -348,7 +350,7 @@ class GitLabClient:
 
     # -- helpers ------------------------------------------------------------------------------------------
 
-    def _gitlab_text(self, response: requests.Response) -> str:
+    def _gitlab_text(self, response: transport.Response) -> str:
         """The status and GitLab's error text, scrubbed of secrets (an error body may echo the request)."""
         return self.scrub(_status_text(response))
 
@@ -361,7 +363,7 @@ class GitLabClient:
             path = path[len(root_path) :] or "/"
         return self.scrub(path + (f"?{parts.query}" if parts.query else ""))
 
-    def _follow_redirect(self, response: requests.Response, url: str, redirects: int) -> str:
+    def _follow_redirect(self, response: transport.Response, url: str, redirects: int) -> str:
         location = response.headers.get("Location")
         if not location or redirects > 5:
             raise GitLabAPIError(f"GitLab redirected {self._display(url)} without a usable Location")
@@ -375,7 +377,7 @@ class GitLabClient:
         logger.info("Following redirect from %s to %s", self._display(url), self._display(target))
         return target
 
-    def _observe_rate_limit(self, response: requests.Response) -> None:
+    def _observe_rate_limit(self, response: transport.Response) -> None:
         remaining = response.headers.get("RateLimit-Remaining")
         reset = response.headers.get("RateLimit-Reset")
         if remaining is None or reset is None:
@@ -395,7 +397,7 @@ class GitLabClient:
 
     # -- one attempt: sending it, and what a failed one is ----------------------------------------------------
 
-    def _send(self, method: str, url: str, headers: dict[str, str]) -> requests.Response:
+    def _send(self, method: str, url: str, headers: dict[str, str]) -> transport.Response:
         """One attempt, within the bound of requests in flight (a 200's body is read inside it too: a reset
         while reading is a failed attempt like any other)."""
         with self._in_flight:
@@ -403,9 +405,8 @@ class GitLabClient:
             counters = current_counters()
             if counters is not None:
                 counters.requests += 1
-            # `Session.request(…, allow_redirects=False)` without its per-request overhead (tap_gitlab/transport.py);
-            # the body is read inside (a reset while reading it is a failed attempt like any other).
-            response = transport.send(self.session(), method, url, headers, self.settings.request_timeout)
+            # The body is read inside (a reset while reading it is a failed attempt like any other).
+            response = self.transport.send(method, url, headers)
             self._observe_rate_limit(response)
             return response
 
@@ -422,7 +423,7 @@ class GitLabClient:
                 f"TLS certificate verification failed for {self._origin[1]} ({_verify_message(exc)}); "
                 "if the instance uses a private or self-signed CA, set ca_bundle to its PEM file"
             ) from None
-        reason = type(exc).__name__
+        reason = getattr(exc, "reason", None) or type(exc).__name__
 
         def error(budget: RetryBudget) -> Exception:
             refused = budget.count("refused")
@@ -438,7 +439,7 @@ class GitLabClient:
 
         return Failure("refused" if cause == "refused" else "transient", reason, error)
 
-    def _body_failure(self, response: requests.Response, method: str, url: str) -> Failure:
+    def _body_failure(self, response: transport.Response, method: str, url: str) -> Failure:
         """A successful answer whose body is not JSON: truncated (retried), or a web page (an HTML login or
         landing page: retried once, in case a proxy flapped)."""
         kind = response.headers.get("Content-Type", "unknown type").split(";")[0].strip()
@@ -457,7 +458,7 @@ class GitLabClient:
 
         return Failure("html" if html else "transient", f"invalid JSON body ({kind})", error)
 
-    def _error_failure(self, response: requests.Response, method: str, url: str, budget: RetryBudget) -> Failure:
+    def _error_failure(self, response: transport.Response, method: str, url: str, budget: RetryBudget) -> Failure:
         """An error status: a `Failure` to retry (`status_kind`), or the error raised at once."""
         status = response.status_code
         where = f"{method} {self._display(url)}"
@@ -488,7 +489,7 @@ class GitLabClient:
 
     def _status_failure(
         self,
-        response: requests.Response,
+        response: transport.Response,
         kind: Kind,
         method: str,
         url: str,

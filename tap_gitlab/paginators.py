@@ -28,9 +28,10 @@ import re
 import typing as t
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import requests
-
 from tap_gitlab.timestamps import micros, millis, parse_or_none
+
+if t.TYPE_CHECKING:
+    from tap_gitlab.transport import Response
 
 _LINK_PART = re.compile(r'<([^>]*)>\s*;\s*rel="?([^",;]+)"?')
 logger = logging.getLogger("tap-gitlab")
@@ -44,7 +45,7 @@ def build_url(api_root: str, path: str, params: t.Mapping[str, t.Any] | None = N
     return f"{api_root}{path}" + (f"?{query}" if query else "")
 
 
-def next_link(response: requests.Response) -> str | None:
+def next_link(response: Response) -> str | None:
     """The raw `rel="next"` URL of a response's `Link` header, if any."""
     header = response.headers.get("Link") or response.headers.get("link")
     if not header:
@@ -65,7 +66,7 @@ def reroot(url: str, api_root: str) -> str | None:
     return api_root + rest + (f"?{parts.query}" if parts.query else "")
 
 
-def next_page_url(response: requests.Response, api_root: str) -> str | None:
+def next_page_url(response: Response, api_root: str) -> str | None:
     """The URL of the page after `response`, on `api_root`, or None at the end."""
     link = next_link(response)
     if link is not None:
@@ -74,7 +75,7 @@ def next_page_url(response: requests.Response, api_root: str) -> str | None:
     if not next_page:
         return None
     # No Link header but X-Next-Page: replace the page parameter of the request URL.
-    request_url = response.request.url or ""
+    request_url = response.url or ""
     rerooted = reroot(request_url, api_root)
     if rerooted is None:
         return None
@@ -278,12 +279,12 @@ class Paginator(abc.ABC):
         self._sent = build_url(api_root, path, query)
         return query
 
-    def select(self, response: requests.Response, records: list[t.Any]) -> list[t.Any] | None:
+    def select(self, response: Response, records: list[t.Any]) -> list[t.Any] | None:
         """The records of a page to hand on; None to drop the page."""
         return records
 
     @abc.abstractmethod
-    def advance(self, response: requests.Response, records: list[t.Any]) -> str | None:
+    def advance(self, response: Response, records: list[t.Any]) -> str | None:
         """The URL of the next request after `response` (whose body is `records`), None at the end."""
 
     def _next(self, url: str | None) -> str | None:
@@ -292,7 +293,7 @@ class Paginator(abc.ABC):
             self._sent = url
         return url
 
-    def _link(self, response: requests.Response) -> str | None:
+    def _link(self, response: Response) -> str | None:
         """The response's next link on `api_root`, with the filters of the request it answers."""
         link = next_page_url(response, self._api_root)
         return keep_filters(link, self._sent) if link is not None else None
@@ -309,7 +310,7 @@ class LinkPaginator(Paginator):
     def __init__(self, *, order_by: str | None = None, sort: str | None = None) -> None:
         super().__init__(order_by=order_by, sort=sort)
 
-    def advance(self, response: requests.Response, records: list[t.Any]) -> str | None:
+    def advance(self, response: Response, records: list[t.Any]) -> str | None:
         return self._next(self._link(response) if records else None)
 
 
@@ -339,14 +340,14 @@ class UpdatedAtSeekPaginator(LinkPaginator):
         self._offset_next, self._dropped = None, False
         return query
 
-    def select(self, response: requests.Response, records: list[t.Any]) -> list[t.Any] | None:
+    def select(self, response: Response, records: list[t.Any]) -> list[t.Any] | None:
         accepted = self._seek.accept(records, total=total_count(response.headers))
         self._dropped = accepted is None
         if accepted is None:
             logger.debug("GET %s ignores updated_after; paging by offset", self._path)
         return accepted
 
-    def advance(self, response: requests.Response, records: list[t.Any]) -> str | None:
+    def advance(self, response: Response, records: list[t.Any]) -> str | None:
         if self._dropped:  # the endpoint ignored updated_after: go on by offset from where we were
             return self._next(self._offset_next)
         link = self._link(response)

@@ -242,11 +242,10 @@ def test_seek_drops_records_already_read_at_the_boundary_and_reads_a_stuck_times
 def test_client_pages_by_offset_when_the_endpoint_ignores_updated_after(monkeypatch):
     from urllib.parse import parse_qs, urlsplit
 
-    import requests
-
     from tap_gitlab.client import GitLabClient
     from tap_gitlab.paginators import UpdatedAtSeekPaginator
     from tap_gitlab.settings import normalize
+    from tap_gitlab.transport import Headers, Response
 
     records = [_issue(i, f"2024-01-01T00:{i // 60:02d}:{i % 60:02d}.000Z") for i in range(1, 251)]
     client = GitLabClient(normalize({"api_url": "http://127.0.0.1:9", "private_token": TOKEN}))
@@ -256,10 +255,8 @@ def test_client_pages_by_offset_when_the_endpoint_ignores_updated_after(monkeypa
         seen_urls.append(url)
         query = parse_qs(urlsplit(url).query)
         page = int(query.get("page", ["1"])[0])
-        response = requests.Response()
-        if page * 100 < len(records):
-            response.headers["X-Next-Page"] = str(page + 1)
-        response.request = requests.Request("GET", url).prepare()
+        headers = Headers({"x-next-page": str(page + 1)} if page * 100 < len(records) else {})
+        response = Response(200, headers, b"", url)
         return records[(page - 1) * 100 : page * 100], response
 
     monkeypatch.setattr(client, "get_json", get_json)
@@ -274,11 +271,10 @@ def test_client_seeks_after_each_page_of_a_sorted_listing(monkeypatch):
     """Records updated between pages (they move to the end) pull no unread record onto a page already read."""
     from urllib.parse import parse_qs, urlsplit
 
-    import requests
-
     from tap_gitlab.client import GitLabClient
     from tap_gitlab.paginators import UpdatedAtSeekPaginator
     from tap_gitlab.settings import normalize
+    from tap_gitlab.transport import Headers, Response
 
     store = {i: f"2024-01-01T00:{i // 60:02d}:{i % 60:02d}.000Z" for i in range(1, 251)}
     client = GitLabClient(normalize({"api_url": "http://127.0.0.1:9", "private_token": TOKEN}))
@@ -290,10 +286,7 @@ def test_client_seeks_after_each_page_of_a_sorted_listing(monkeypatch):
         since = query.get("updated_after", [""])[0]
         rows = sorted((v, k) for k, v in store.items() if v >= since)
         page = int(query.get("page", ["1"])[0])
-        response = requests.Response()
-        if page * 100 < len(rows):
-            response.headers["X-Next-Page"] = str(page + 1)
-        response.request = requests.Request("GET", url).prepare()
+        response = Response(200, Headers({"x-next-page": str(page + 1)} if page * 100 < len(rows) else {}), b"", url)
         if len(calls) == 1:
             for k in range(1, 11):  # ten records of the first page change after it was served
                 store[k] = "2024-01-01T01:00:00.000Z"

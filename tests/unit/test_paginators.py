@@ -7,9 +7,6 @@ import json
 import typing as t
 from urllib.parse import parse_qsl, urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-
 from tap_gitlab.paginators import (
     TIE_BY_ID,
     KeysetPaginator,
@@ -19,15 +16,11 @@ from tap_gitlab.paginators import (
     next_page_url,
     reroot,
 )
+from tap_gitlab.transport import Headers, Response
 
 
-def _response(
-    headers: dict[str, str], url: str = "http://127.0.0.1:1/api/v4/projects?per_page=100"
-) -> requests.Response:
-    response = requests.Response()
-    response.headers.update(headers)
-    response.request = requests.Request("GET", url).prepare()
-    return response
+def _response(headers: dict[str, str], url: str = "http://127.0.0.1:1/api/v4/projects?per_page=100") -> Response:
+    return Response(200, Headers({k.lower(): v for k, v in headers.items()}), b"", url)
 
 
 def test_next_link_to_other_host_is_rerooted_on_api_url():
@@ -67,9 +60,9 @@ ROOT = "http://127.0.0.1:9/gitlab/api/v4"  # an API URL on a sub-path, as self-h
 ELSEWHERE = "https://gitlab.internal.example/api/v4"  # the external URL GitLab builds its links from
 
 
-def _page(sent: str, records: list[dict[str, t.Any]], headers: dict[str, str] | None = None) -> requests.Response:
+def _page(sent: str, records: list[dict[str, t.Any]], headers: dict[str, str] | None = None) -> Response:
     response = _response(headers or {}, sent)
-    response._content = json.dumps(records).encode()
+    response.content = json.dumps(records).encode()
     return response
 
 
@@ -232,19 +225,17 @@ def test_a_declaration_is_never_read_with_each_listing_gets_a_fresh_copy():
     assert declared.params == {"order_by": "updated_at", "sort": "asc"}
 
 
-class _Listing(HTTPAdapter):
-    """Answers each request from `answer(url) -> (records, headers)` (no network); records the URLs sent."""
+class _Listing:
+    """A transport answering each request from `answer(url) -> (records, headers)` (no network); records the
+    URLs sent."""
 
     def __init__(self, answer: t.Callable[[str], tuple[list[t.Any], dict[str, str]]]) -> None:
-        super().__init__()
         self.answer, self.sent = answer, []
 
-    def send(self, request: requests.PreparedRequest, *args: t.Any, **kwargs: t.Any) -> requests.Response:
-        self.sent.append(str(request.url))
-        records, headers = self.answer(str(request.url))
-        response = _page(str(request.url), records, {"Content-Type": "application/json", **headers})
-        response.status_code = 200
-        return response
+    def send(self, method: str, url: str, headers: t.Mapping[str, str]) -> Response:
+        self.sent.append(url)
+        records, extra = self.answer(url)
+        return _page(url, records, {"Content-Type": "application/json", **extra})
 
 
 def test_client_pages_uses_a_given_paginator_as_declared_and_infers_one_without():
@@ -254,7 +245,7 @@ def test_client_pages_uses_a_given_paginator_as_declared_and_infers_one_without(
     client = GitLabClient(normalize({"api_url": "https://gitlab.example.test", "private_token": "glpat-x" * 3}))
     link = {"Link": '<https://gitlab.example.test/api/v4/projects/1/jobs?id_before=8&per_page=100>; rel="next"'}
     adapter = _Listing(lambda url: ([{"id": 9}], link) if "id_before" not in url else ([{"id": 7}], {}))
-    client.session().mount("https://", adapter)
+    client.transport = adapter
     pages = list(client.pages("/projects/1/jobs", {"scope": "success", "sort": "asc"}, KeysetPaginator()))
     assert [page.records for page in pages] == [[{"id": 9}], [{"id": 7}]]
     assert _query(adapter.sent[0]) == {
