@@ -202,6 +202,9 @@ class GitLabClient:
         self.api_root = settings.api_root
         root = urlsplit(self.api_root)
         self._origin = (root.scheme, root.hostname, root.port)
+        # URLs the client builds, and next links re-rooted on api_url, start with this: no parsing needed.
+        self._root_prefix = self.api_root.rstrip("/") + "/"
+        self._root_path = root.path
         self.stats = stats or RunStats()
         self.retry_policy = retry_policy or DEFAULT_POLICY
         self.governor = RateGovernor(settings.requests_per_minute)
@@ -253,6 +256,8 @@ class GitLabClient:
         return build_url(self.api_root, path, params)
 
     def _same_origin(self, url: str) -> bool:
+        if url.startswith(self._root_prefix):
+            return True
         parts = urlsplit(url)
         return (parts.scheme, parts.hostname, parts.port) == self._origin
 
@@ -389,10 +394,12 @@ class GitLabClient:
 
     def _endpoint(self, method: str, url: str) -> str:
         """The route template of `url` (`GET /projects/:id/jobs`): what GitLab's endpoint limits count per."""
-        path = urlsplit(url).path
-        root_path = urlsplit(self.api_root).path
-        if path.startswith(root_path):
-            path = path[len(root_path) :]
+        if url.startswith(self._root_prefix):
+            path = url[len(self._root_prefix) - 1 :].partition("?")[0]
+        else:
+            path = urlsplit(url).path
+            if path.startswith(self._root_path):
+                path = path[len(self._root_path) :]
         return route_template(method, path)
 
     # -- one attempt: sending it, and what a failed one is ----------------------------------------------------

@@ -26,7 +26,7 @@ import datetime as dt
 import logging
 import re
 import typing as t
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 from tap_gitlab.timestamps import micros, millis, parse_or_none
 
@@ -39,9 +39,28 @@ API_PREFIX = "/api/v4"
 PER_PAGE = 100
 
 
+# What `quote_plus` leaves as it is: text of only these characters is its own quoted form.
+_QUOTE_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-~")
+
+
+def _quoted(value: t.Any) -> str:
+    text = value if type(value) is str else str(value)
+    return text if _QUOTE_SAFE.issuperset(text) else quote_plus(text)
+
+
 def build_url(api_root: str, path: str, params: t.Mapping[str, t.Any] | None = None) -> str:
-    """Absolute URL of an API path (`/projects/1/issues`) with a query string (None values left out)."""
-    query = urlencode([(k, v) for k, v in (params or {}).items() if v is not None], doseq=True)
+    """Absolute URL of an API path (`/projects/1/issues`) with a query string (None values left out): the
+    query `urlencode(…, doseq=True)` writes, without its work for the plain keys and values a listing has."""
+    parts = []
+    for key, value in (params or {}).items():
+        if value is None:
+            continue
+        kind = type(value)
+        if kind is str or kind is int:
+            parts.append(f"{_quoted(key)}={_quoted(value)}")
+        elif encoded := urlencode([(key, value)], doseq=True):  # sequences (doseq), bytes, bools, dates…
+            parts.append(encoded)
+    query = "&".join(parts)
     return f"{api_root}{path}" + (f"?{query}" if query else "")
 
 

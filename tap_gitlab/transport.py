@@ -28,6 +28,8 @@ an unresolvable host, an untrusted certificate), so the client can tell them apa
 from __future__ import annotations
 
 import contextlib
+import io
+import re
 import select
 import socket
 import ssl
@@ -46,6 +48,8 @@ _NO_BODY = frozenset({204, 304})
 # Characters requests' `requote_uri` leaves alone: with none other (and no "%") in a URL, it is unchanged.
 _URI_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!#$&'()*+,/:;=?@[]")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# One header line of a head split at CRLF: name, colon, value without the surrounding blanks.
+_FIELD = re.compile(r"([^:\r\n]+):[ \t]*([^\r\n]*?)[ \t]*(?:\r\n|$)")
 
 
 class TransportError(Exception):
@@ -239,11 +243,15 @@ class Connection:
         reader = self._reader
         assert reader is not None
         while True:
-            line = reader.readline(_MAX_LINE + 1)
-            if not line:
-                raise ConnectionFailed("the server closed the connection without answering")
+            head = _head(reader)
+            if head is not None:  # the whole head was in the buffer: parsed in one go
+                line, headers, cookies = head
+            else:
+                line = reader.readline(_MAX_LINE + 1)
+                if not line:
+                    raise ConnectionFailed("the server closed the connection without answering")
+                headers, cookies = _headers(reader)
             version, status, reason = _status_line(line)
-            headers, cookies = _headers(reader)
             if 100 <= status < 200 and status != 101:
                 continue  # an interim answer (100 Continue, 103 Early Hints): the real one follows
             break
@@ -297,6 +305,29 @@ def _status_line(line: bytes) -> tuple[str, int, str]:
     if not 100 <= status <= 999:
         raise BrokenAnswer(f"a status of {status}")
     return parts[0], status, parts[2] if len(parts) > 2 else ""
+
+
+def _head(reader: t.BinaryIO) -> tuple[bytes, Headers, list[str]] | None:
+    """The status line and headers when the reader's buffer holds the whole head (the usual case: one read
+    brings the head and the start of the body); None, having consumed nothing, to read it line by line."""
+    buffered = t.cast(io.BufferedReader, reader).peek(_MAX_LINE)
+    end = buffered.find(b"\r\n\r\n")
+    if end < 0 or b"\n " in buffered[:end] or b"\n\t" in buffered[:end]:
+        return None  # incomplete, or folded lines: the slow path handles both
+    block = reader.read(end + 4)
+    first, _, rest = block.partition(b"\r\n")
+    fields = _FIELD.findall(rest[:-4].decode("latin-1"))
+    if len(fields) > _MAX_HEADERS or (rest[:-4].count(b"\n") + 1 != len(fields) and rest != b"\r\n"):
+        raise BrokenAnswer("an answer's header lines are malformed or too many")
+    headers = Headers()
+    cookies: list[str] = []
+    for name, value in fields:
+        key = name.lower()
+        if key == "set-cookie":
+            cookies.append(value)
+        previous = dict.get(headers, key)
+        headers[key] = value if previous is None else f"{previous}, {value}"
+    return first + b"\r\n", headers, cookies
 
 
 def _headers(reader: t.BinaryIO) -> tuple[Headers, list[str]]:

@@ -256,3 +256,38 @@ def test_client_pages_uses_a_given_paginator_as_declared_and_infers_one_without(
         "order_by": "id",
     }
     assert _query(adapter.sent[1])["id_before"] == "8" and _query(adapter.sent[1])["scope"] == "success"
+
+
+def test_build_url_writes_the_query_urlencode_writes():
+    """`build_url` skips urlencode's work for plain keys and values; the query must be the same for any params."""
+    import datetime as dt
+    import random
+    import string
+    from urllib.parse import urlencode
+
+    from tap_gitlab.paginators import build_url
+
+    rng = random.Random(7)
+    alphabet = string.printable + "éü日本😀"
+
+    def text() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 10)))
+
+    def value(depth: int = 0) -> t.Any:
+        return rng.choice(
+            [
+                text,
+                lambda: "".join(rng.choice(string.ascii_letters + "_.-~") for _ in range(5)),
+                lambda: rng.randint(-(10**20), 10**20),
+                lambda: rng.choice([True, False, None]),
+                lambda: [value(depth + 1) for _ in range(rng.randint(0, 3))] if depth < 2 else "x",
+                rng.random,
+                lambda: dt.datetime(2024, 1, 1, 12, 30),
+                lambda: b"a b&c",
+            ]
+        )()
+
+    for _ in range(5000):
+        params = {text() or "k": value() for _ in range(rng.randint(0, 5))}
+        query = urlencode([(k, v) for k, v in params.items() if v is not None], doseq=True)
+        assert build_url(ROOT, "/p", params) == f"{ROOT}/p" + (f"?{query}" if query else "")

@@ -12,6 +12,7 @@ import gzip
 import socket
 import ssl
 import threading
+import time
 import typing as t
 import zlib
 
@@ -21,7 +22,8 @@ import trustme
 from tap_gitlab import transport
 from tap_gitlab.transport import BrokenAnswer, ConnectionFailed, Headers, InvalidHeader, Response, TimedOut, Transport
 
-Answer = t.Callable[[bytes], bytes | None]  # the request's bytes -> the answer's bytes (None: close, say nothing)
+# The request's bytes -> the answer's bytes, or its pieces (sent 50 ms apart); None: close, say nothing.
+Answer = t.Callable[[bytes], bytes | list[bytes] | None]
 
 
 class RawServer:
@@ -73,7 +75,10 @@ class RawServer:
                 answer = self.answers.pop(0)(request)
                 if answer is None:
                     return
-                conn.sendall(answer)
+                for index, piece in enumerate([answer] if isinstance(answer, bytes) else answer):
+                    if index:
+                        time.sleep(0.05)
+                    conn.sendall(piece)
                 if self.close_after:
                     return
 
@@ -84,7 +89,7 @@ class RawServer:
         self._listener.close()
 
 
-def fixed(raw: bytes) -> Answer:
+def fixed(raw: bytes | list[bytes]) -> Answer:
     return lambda _request: raw
 
 
@@ -235,6 +240,29 @@ def test_headers_are_case_insensitive_repeated_ones_joined_and_folded_ones_unfol
     assert response.headers.get("X-Long") == "one two"
     assert "content-type" in response.headers and "Content-Type" in response.headers
     assert response.headers.get("Missing") is None
+
+
+@pytest.mark.parametrize("split", [None, 1, 17, 40, 120])
+def test_a_head_arriving_in_pieces_or_whole_parses_the_same(serve, split):
+    """One read usually brings the whole head (parsed at once); in pieces, it is read line by line."""
+    raw = ok(b"[1]", "X-Total: 5", "Set-Cookie: a=1", "X-Empty:", "RateLimit-Remaining:  7 ")
+    server = serve([fixed(raw) if split is None else fixed([raw[:split], raw[split:]])])
+    response = Transport(timeout=5).send("GET", server.url(), HEADERS)
+    assert response.content == b"[1]"
+    assert dict(response.headers) == {
+        "content-type": "application/json",
+        "content-length": "3",
+        "x-total": "5",
+        "set-cookie": "a=1",
+        "x-empty": "",
+        "ratelimit-remaining": "7",
+    }
+
+
+def test_a_head_line_without_a_colon_is_a_broken_answer(serve):
+    server = serve([fixed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nnonsense\r\n\r\n[]")])
+    with pytest.raises(BrokenAnswer):
+        Transport(timeout=5).send("GET", server.url(), HEADERS)
 
 
 def test_error_statuses_are_answers_with_their_bodies(serve):
