@@ -9,6 +9,11 @@ least disturbed figure. Every run is a full sync of all default streams from no 
 pipe into a file. The records are compared, as sorted lines, after masking what differs between any two runs (`time_extracted`,
 the ACTIVATE_VERSION `version`, `replication_key_signpost`), so a change that alters a byte of the output shows.
 
+`--flow` also runs each variant's Flow capture connector (`python -m tap_gitlab.flow`, the container's entry
+point) on the same instance: one `open` with a binding per default stream (as the connector's own `discover`
+gives them) and no state; its CPU is the connector's and the tap's it starts (`ru_*` of its children too), its
+records the `captured` documents.
+
 Writes a Markdown section (stdout, or `--output`) and the raw figures to `bench/results/cpu-<stamp>.json`.
 """
 
@@ -51,6 +56,7 @@ def parse_args(argv: t.Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--variant", action="append", default=[], help="NAME=DIR, a source tree (repeatable)")
+    parser.add_argument("--flow", action="store_true", help="also run each variant's Flow capture connector")
     parser.add_argument("--keep", action="store_true", help="keep each run's stdout in the work directory")
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
@@ -71,7 +77,7 @@ def parse_args(argv: t.Sequence[str] | None) -> argparse.Namespace:
 
 
 def masked_digest(path: Path) -> tuple[str, int, int]:
-    """sha256 of the RECORD lines, masked and sorted; RECORD lines; all lines.
+    """sha256 of the RECORD (or Flow `captured`) lines, masked and sorted; their count; all lines.
 
     Sorted, and RECORD lines only, because GitLab (and the simulator) may return rows with equal sort keys in
     either order (`pipelines` ordered by `updated_at`): two runs of the same code can differ in the order of
@@ -82,7 +88,7 @@ def masked_digest(path: Path) -> tuple[str, int, int]:
     with path.open("rb") as handle:
         for line in handle:
             lines += 1
-            if line.startswith(b'{"type":"RECORD"'):
+            if line.startswith((b'{"type":"RECORD"', b'{"captured"')):
                 for mask in _MASKS:
                     line = mask.sub(b"#", line)
                 masked.append(line)
@@ -93,11 +99,14 @@ def masked_digest(path: Path) -> tuple[str, int, int]:
     return digest.hexdigest(), len(masked), lines
 
 
-def run_once(command: list[str], *, env: dict[str, str], out: Path, err: Path, cwd: Path) -> dict[str, float]:
-    """Run `command` with stdout read from a pipe into `out`; wall, CPU and peak RSS of it and its children."""
+def run_once(
+    command: list[str], *, env: dict[str, str], out: Path, err: Path, cwd: Path, stdin: Path | None = None
+) -> dict[str, float]:
+    """Run `command` with stdout read from a pipe into `out`; wall, CPU and peak RSS of it (and of its children,
+    which `os.wait4` counts once they are waited for)."""
     started = time.monotonic()
-    with err.open("wb") as errors:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, cwd=cwd, env=env)
+    with err.open("wb") as errors, stdin.open("rb") if stdin else open(os.devnull, "rb") as source:
+        proc = subprocess.Popen(command, stdin=source, stdout=subprocess.PIPE, stderr=errors, cwd=cwd, env=env)
         assert proc.stdout is not None
 
         def pump() -> None:
@@ -123,6 +132,46 @@ def run_once(command: list[str], *, env: dict[str, str], out: Path, err: Path, c
     }
 
 
+def flow_open(config: dict[str, t.Any], streams: list[str], env: dict[str, str], work: Path) -> Path:
+    """The Flow runtime's `open` for a binding per stream, from the connector's own `discover`; its file."""
+    endpoint = {
+        "api_url": config["api_url"],
+        "credentials": {"auth_type": "access_token", "access_token": config["private_token"]},
+        "groups": " ".join(config["groups"]),
+        "start_date": config["start_date"],
+        "max_concurrency": config["max_concurrency"],
+        "requests_per_minute": config["requests_per_minute"],
+    }
+    request = {"discover": {"connectorType": "IMAGE", "config": endpoint, "name": "bench/gitlab"}}
+    answer = subprocess.run(
+        [sys.executable, "-m", "tap_gitlab.flow"],
+        input=json.dumps(request).encode() + b"\n",
+        capture_output=True,
+        env=env,
+        cwd=work,
+        check=True,
+        timeout=300,
+    )
+    discovered = next(json.loads(line)["discovered"] for line in answer.stdout.splitlines() if b"discovered" in line)
+    wanted = set(streams)
+    bindings = [
+        {
+            "resourceConfig": b["resourceConfig"],
+            "resourcePath": [b["resourceConfig"]["stream"]],
+            "stateKey": b["resourceConfig"]["stream"],
+            "collection": {"name": f"bench/{b['recommendedName']}", "key": b["key"], "writeSchema": {"type": "object"}},
+        }
+        for b in discovered["bindings"]
+        if b["resourceConfig"]["stream"] in wanted
+    ]
+    capture = {"name": "bench/gitlab", "connectorType": "IMAGE", "config": endpoint, "bindings": bindings}
+    range_ = {"keyEnd": 4294967295, "rClockEnd": 4294967295}
+    opening = {"open": {"capture": capture, "version": "v1", "range": range_, "state": {}}}
+    path = work / "flow.open.json"
+    path.write_text(json.dumps(opening) + "\n")
+    return path
+
+
 def main(argv: t.Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     started = dt.datetime.now(dt.UTC)
@@ -140,15 +189,31 @@ def main(argv: t.Sequence[str] | None = None) -> int:
         config = write_json(
             work / "config.json", our_config(scope, workers=args.workers, requests_per_minute=UNLIMITED_RPM)
         )
-        kinds = ["tap"]
+        kinds = ["tap", "flow"] if args.flow else ["tap"]
+        config_data = json.loads(config.read_text())
+        opening = flow_open(config_data, bench.our_streams, bench.env, work) if args.flow else None
         for round_no in range(1, args.rounds + 1):
             for name, path in args.variants:
                 env = {**bench.env, "PYTHONPATH": str(path)}
                 for kind in kinds:
                     slug = f"{name}-{kind}-{round_no}"
                     before = sim.stats()
-                    command = [sys.executable, "-m", "tap_gitlab", "--config", str(config), "--catalog", str(catalog)]
-                    figures = run_once(command, env=env, out=work / f"{slug}.out", err=work / f"{slug}.err", cwd=work)
+                    if kind == "tap":
+                        command = [
+                            sys.executable,
+                            "-m",
+                            "tap_gitlab",
+                            "--config",
+                            str(config),
+                            "--catalog",
+                            str(catalog),
+                        ]
+                    else:
+                        command = [sys.executable, "-m", "tap_gitlab.flow"]
+                    out, err = work / f"{slug}.out", work / f"{slug}.err"
+                    figures = run_once(
+                        command, env=env, out=out, err=err, cwd=work, stdin=opening if kind == "flow" else None
+                    )
                     requests = int(sim.stats().get("requests", 0)) - int(before.get("requests", 0))
                     digest, records, lines = masked_digest(work / f"{slug}.out")
                     row = {"variant": name, "kind": kind, "round": round_no, **figures}
@@ -179,7 +244,7 @@ def main(argv: t.Sequence[str] | None = None) -> int:
 def render(results: dict[str, t.Any], names: list[str], kinds: list[str]) -> str:
     lines = [f"Command: `{results['command']}` ({results['date']})", ""]
     lines += [
-        "| variant | path | CPU s per run (user + sys) | min CPU s | CPU s / 100k records | wall s (min) | "
+        "| variant | run | CPU s per run (user + sys) | min CPU s | CPU s / 100k records | wall s (min) | "
         "peak RSS MB | records | requests | records sha256 |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
