@@ -13,6 +13,7 @@ import sys
 import typing as t
 from pathlib import Path
 
+from tap_gitlab import gcpolicy
 from tap_gitlab.bookmarks import PARTITIONS_KEY, Bookmark, partition_entries
 from tap_gitlab.errors import UserError
 
@@ -129,6 +130,7 @@ def main() -> None:
 
     try:
         preflight(sys.argv[1:])
+        gcpolicy.for_extraction()
         TapGitLab.cli()
     except UserError as exc:
         sys.stdout.flush()

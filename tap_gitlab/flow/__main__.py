@@ -8,6 +8,7 @@ import sys
 import traceback
 import typing as t
 
+from tap_gitlab import gcpolicy
 from tap_gitlab.errors import UserError
 from tap_gitlab.flow.protocol import LOG, LogHandler, Output, parse_request
 
@@ -58,6 +59,7 @@ def main() -> None:
     root.handlers[:] = [LogHandler(LOG)]
     root.setLevel(logging.DEBUG if LOG.enabled("debug") else logging.INFO)
 
+    gcpolicy.for_extraction()  # the translator allocates a dict per STATE it reads, like the tap per record
     code = 1
     try:
         code = serve(sys.stdin.buffer, out)
