@@ -108,6 +108,7 @@ _NEGATIVE_EXPONENT = re.compile(rb"e-(?<=[0-9]e-)[0-9]").search
 _SMALL_PLAIN = re.compile(rb"\.0000(?<=0\.0000)(?<![0-9]0\.0000)").search
 # The UTF-8 of a character above U+FFFF, which simplejson escapes as a surrogate pair.
 _ASTRAL = re.compile(rb"[\xf0-\xf4][\x80-\xbf]{3}").findall
+_ASTRAL_F0 = re.compile(rb"\xf0[\x80-\xbf]{3}").findall  # U+10000..U+3FFFF (emoji, ...): a faster scan
 _BACKSLASH_X_OR_U = re.compile(rb"\\[xU]").search
 
 
@@ -131,8 +132,9 @@ def _escaped(out: bytes) -> bytes | None:
     """orjson's `out` with DEL and every character above it escaped as simplejson escapes them (or None)."""
     if _BACKSLASH_X_OR_U(out) is not None:  # an escaped backslash before x or U: `\xXX` below can't be told
         return None
-    if b"\xf0" in out or b"\xf1" in out or b"\xf2" in out or b"\xf3" in out or b"\xf4" in out:
-        for utf8 in set(_ASTRAL(out)):  # above U+FFFF (emoji, ...): each as its pair of escapes, first
+    rare = b"\xf1" in out or b"\xf2" in out or b"\xf3" in out or b"\xf4" in out  # U+40000 and above
+    if rare or b"\xf0" in out:
+        for utf8 in set((_ASTRAL if rare else _ASTRAL_F0)(out)):  # above U+FFFF: each as its pair of escapes
             out = out.replace(utf8, _surrogate_pair(utf8))
     # Python's escapes (lowercase hex) are simplejson's: `\u2028` as it is, `\xe9` as `\u00e9`.
     escaped = out.decode().encode("ascii", "backslashreplace")
